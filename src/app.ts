@@ -1,0 +1,120 @@
+/**
+ * buildApp(config, stores) → a ready-to-listen Fastify instance. No port, no globals: tests build
+ * one per case and call `inject`; src/server.ts alone listens.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { type DestinationStream, pino } from 'pino';
+import { type CoreOptions, createCore } from './core/create-core.js';
+import type { SessionService } from './core/sessions.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { authRoutes } from './http/routes/auth.js';
+import { healthRoutes } from './http/routes/health.js';
+import { sessionRoutes } from './http/routes/sessions.js';
+import { userRoutes } from './http/routes/users.js';
+import type { Services } from './http/services.js';
+import { createValidatorCompiler } from './http/validation.js';
+
+export interface AppOptions extends CoreOptions {
+  /** Where logs go; stdout when absent. */
+  logStream?: DestinationStream;
+}
+
+/** Never logged, wherever they appear in a logged object. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.password',
+  '*.current_password',
+  '*.new_password',
+  '*.refresh_token',
+  '*.access_token',
+  '*.passwordHash',
+];
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, stores } = options;
+  const { accounts, sessions } = await createCore(options);
+  const services: Services = { config, accounts, sessions, health: stores.health };
+
+  const logger = pino(
+    { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    options.logStream ?? pino.destination(1),
+  );
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Request bodies are never logged; per-request lines stay off the hot path.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy:
+      typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
+    // `__proto__` and `constructor` keys are dropped, so they change nothing (the contract).
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 128 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.decorateRequest('principal', null);
+  registerErrorHandling(app);
+  registerJsonOnly(app);
+
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', 'no-store');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Tessera',
+        version: '0.1.0',
+        description: 'Self-hostable JWT authentication: register, log in, rotating refresh tokens, revocation.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  await app.register(authRoutes, services);
+  await app.register(sessionRoutes, services);
+  await app.register(userRoutes, services);
+  await app.register(healthRoutes, services);
+
+  startPurgeTimer(app, sessions, config.purgeIntervalSeconds);
+  return app;
+}
+
+/** JSON is the only body type; anything else is 415. An empty JSON body counts as no body. */
+function registerJsonOnly(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  const parseJson = app.getDefaultJsonParser('remove', 'remove');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}
+
+/** Trust the nearest `hops` proxies: the client is the address that many steps back. */
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
+}
+
+function startPurgeTimer(app: FastifyInstance, sessions: SessionService, seconds: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    timer = setInterval(() => {
+      sessions.purgeExpired().catch((error: unknown) => app.log.warn({ err: error }, 'purge of expired rows failed'));
+    }, seconds * 1000);
+    timer.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(timer));
+}

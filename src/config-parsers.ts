@@ -1,0 +1,68 @@
+/**
+ * Pure parsers for configuration values. Kept apart from config.ts so they can be
+ * property-tested without touching the environment or the file system.
+ */
+import { isAbsolute, resolve } from 'node:path';
+
+export type DatabaseTarget =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string };
+
+const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * A duration in whole seconds: `900`, `900s`, `15m`, `12h` or `30d`.
+ * Returns undefined for anything else (negative, fractional, empty, unknown unit).
+ */
+export function parseDuration(raw: string): number | undefined {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(raw.trim());
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  const unit = UNIT_SECONDS[match[2] || 's'];
+  return unit === undefined ? undefined : amount * unit;
+}
+
+/** A whole number within [min, max], written in plain decimal digits. */
+export function parseInteger(raw: string, min: number, max: number): number | undefined {
+  if (!/^-?\d{1,15}$/.test(raw.trim())) return undefined;
+  const value = Number(raw.trim());
+  return value >= min && value <= max ? value : undefined;
+}
+
+export function parseBoolean(raw: string): boolean | undefined {
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(value)) return false;
+  return undefined;
+}
+
+/**
+ * `DATABASE_URL` in the forms users bring: `sqlite:<path>`, SQLAlchemy's `sqlite:///relative`
+ * and `sqlite:////absolute`, or `postgres://` / `postgresql://`. Relative SQLite paths resolve
+ * against `cwd`, as the Flask app's did.
+ */
+export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget | undefined {
+  const url = raw.trim();
+  if (/^postgres(ql)?:\/\//i.test(url)) return { kind: 'postgres', url };
+  const sqlite = /^sqlite:(.*)$/i.exec(url);
+  if (!sqlite) return undefined;
+  let path = sqlite[1] ?? '';
+  // SQLAlchemy puts an empty authority first: sqlite:///rel.db is relative, sqlite:////abs.db absolute.
+  if (path.startsWith('///')) path = path.slice(3);
+  if (path === '' || path === ':memory:') return undefined;
+  return { kind: 'sqlite', file: isAbsolute(path) ? path : resolve(cwd, path) };
+}
+
+/**
+ * Fastify's `trustProxy`: false, true, a hop count, or a comma-separated list of addresses/CIDRs.
+ */
+export function parseTrustProxy(raw: string): boolean | number | string[] | undefined {
+  const value = raw.trim();
+  const asBool = parseBoolean(value);
+  if (asBool !== undefined) return asBool;
+  const hops = parseInteger(value, 1, 100);
+  if (hops !== undefined) return hops;
+  const list = value.split(',').map((part) => part.trim()).filter(Boolean);
+  const addressLike = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
+  return list.length > 0 && list.every((part) => addressLike.test(part)) ? list : undefined;
+}

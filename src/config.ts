@@ -1,0 +1,222 @@
+/**
+ * The one place the environment is read. `loadConfig` validates every value at once and
+ * reports each bad one on its own line, so a misconfigured deploy fails with the full list.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import {
+  type DatabaseTarget,
+  parseBoolean,
+  parseDatabaseUrl,
+  parseDuration,
+  parseInteger,
+  parseTrustProxy,
+} from './config-parsers.js';
+
+export type JwtAlgorithm = 'HS256' | 'EdDSA' | 'ES256' | 'RS256';
+export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'EdDSA', 'ES256', 'RS256'];
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+
+export interface Config {
+  production: boolean;
+  host: string;
+  port: number;
+  dataDir: string;
+  database: DatabaseTarget;
+  redisUrl: string | undefined;
+  /** Key prefix for everything Tessera writes to Redis, so deployments can share a server. */
+  redisPrefix: string;
+  secretKey: string;
+  jwt: {
+    algorithm: JwtAlgorithm;
+    issuer: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    leewaySeconds: number;
+    /** PEM file with the private key for EdDSA/ES256/RS256; generated into DATA_DIR when unset. */
+    privateKeyFile: string | undefined;
+  };
+  refreshReuseIntervalSeconds: number;
+  bodyLimitBytes: number;
+  password: { minLength: number; maxLength: number };
+  argon2: { memoryKiB: number; iterations: number; parallelism: number };
+  rateLimits: {
+    perIp: RateLimit;
+    loginFailuresPerAccountAndIp: RateLimit;
+    loginFailuresPerAccount: RateLimit;
+  };
+  logLevel: LogLevel;
+  trustProxy: boolean | number | string[];
+  purgeIntervalSeconds: number;
+  storeTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads `.env` from `cwd` if present; real environment variables win over it. */
+export function readEnvironment(cwd: string, processEnv: Env): Env {
+  const file = join(cwd, '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...processEnv };
+}
+
+const MIN_PRODUCTION_SECRET_BYTES = 32;
+const SECRET_FILE = 'secret_key';
+
+export function loadConfig(env: Env, cwd: string): LoadedConfig {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+
+  const read = <T>(name: string, fallback: T, parse: (raw: string) => T | undefined, expected: string): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = parse(raw);
+    if (value === undefined) {
+      problems.push(`${name}=${JSON.stringify(raw)} is not valid: expected ${expected}.`);
+      return fallback;
+    }
+    return value;
+  };
+  const duration = (name: string, fallback: number) =>
+    read(name, fallback, parseDuration, 'seconds as a whole number, or with a unit like 15m, 12h, 30d');
+  const integer = (name: string, fallback: number, min: number, max: number) =>
+    read(name, fallback, (raw) => parseInteger(raw, min, max), `a whole number from ${min} to ${max}`);
+
+  const production = env.NODE_ENV === 'production';
+  const dataDir = resolve(cwd, env.DATA_DIR || './data');
+  const database = read<DatabaseTarget>(
+    'DATABASE_URL',
+    { kind: 'sqlite', file: join(dataDir, 'tessera.sqlite3') },
+    (raw) => parseDatabaseUrl(raw, cwd),
+    'sqlite:<path>, sqlite:///<path> or postgres://user@host:port/db',
+  );
+  const redisUrl = read<string | undefined>(
+    'REDIS_URL',
+    undefined,
+    (raw) => (/^rediss?:\/\//i.test(raw) ? raw : undefined),
+    'redis://host:port or rediss://host:port',
+  );
+  const algorithm = read<JwtAlgorithm>(
+    'JWT_ALGORITHM',
+    'HS256',
+    (raw) => JWT_ALGORITHMS.find((a) => a.toLowerCase() === raw.trim().toLowerCase()),
+    JWT_ALGORITHMS.join(', '),
+  );
+  const accessTtlSeconds = duration('ACCESS_TOKEN_TTL', 15 * 60);
+  const refreshTtlSeconds = duration('REFRESH_TOKEN_TTL', 30 * 86400);
+  if (accessTtlSeconds < 1) problems.push('ACCESS_TOKEN_TTL must be at least 1 second.');
+  if (refreshTtlSeconds < accessTtlSeconds) {
+    problems.push('REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL.');
+  }
+  const passwordMin = integer('PASSWORD_MIN_LENGTH', 8, 8, 256);
+  const passwordMax = integer('PASSWORD_MAX_LENGTH', 256, 8, 1024);
+  if (passwordMax < passwordMin) problems.push('PASSWORD_MAX_LENGTH must not be below PASSWORD_MIN_LENGTH.');
+
+  const perMinute = (name: string, fallback: number): RateLimit => ({
+    max: integer(name, fallback, 1, 1_000_000),
+    windowSeconds: 60,
+  });
+
+  const config: Config = {
+    production,
+    host: env.HOST || '127.0.0.1',
+    port: integer('PORT', 5000, 0, 65535),
+    dataDir,
+    database,
+    redisUrl,
+    redisPrefix: env.REDIS_PREFIX || 'tessera:',
+    secretKey: '',
+    jwt: {
+      algorithm,
+      issuer: env.JWT_ISSUER || 'tessera',
+      accessTtlSeconds,
+      refreshTtlSeconds,
+      leewaySeconds: integer('JWT_LEEWAY', 5, 0, 300),
+      privateKeyFile: env.JWT_PRIVATE_KEY_FILE ? resolve(cwd, env.JWT_PRIVATE_KEY_FILE) : undefined,
+    },
+    refreshReuseIntervalSeconds: integer('REFRESH_REUSE_INTERVAL', 10, 0, 3600),
+    bodyLimitBytes: integer('BODY_LIMIT', 16 * 1024, 1024, 1024 * 1024),
+    password: { minLength: passwordMin, maxLength: passwordMax },
+    // OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.
+    argon2: {
+      memoryKiB: integer('ARGON2_MEMORY_KIB', 19456, 8192, 1048576),
+      iterations: integer('ARGON2_ITERATIONS', 2, 1, 10),
+      parallelism: integer('ARGON2_PARALLELISM', 1, 1, 16),
+    },
+    rateLimits: {
+      perIp: perMinute('RATE_LIMIT_PER_IP', 120),
+      loginFailuresPerAccountAndIp: {
+        max: integer('LOGIN_FAILURES_PER_ACCOUNT_IP', 10, 1, 10_000),
+        windowSeconds: 15 * 60,
+      },
+      loginFailuresPerAccount: {
+        max: integer('LOGIN_FAILURES_PER_ACCOUNT', 100, 1, 100_000),
+        windowSeconds: 15 * 60,
+      },
+    },
+    logLevel: read<LogLevel>(
+      'LOG_LEVEL',
+      'info',
+      (raw) => LOG_LEVELS.find((l) => l === raw.trim().toLowerCase()),
+      LOG_LEVELS.join(', '),
+    ),
+    trustProxy: read('TRUST_PROXY', false, parseTrustProxy, 'true, false, a hop count, or a list of addresses'),
+    purgeIntervalSeconds: duration('PURGE_INTERVAL', 600),
+    storeTimeoutMs: integer('STORE_TIMEOUT_MS', 2000, 100, 60_000),
+    shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+
+  config.secretKey = resolveSecret(env.SECRET_KEY, production, dataDir, problems, warnings);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, warnings };
+}
+
+function resolveSecret(
+  given: string | undefined,
+  production: boolean,
+  dataDir: string,
+  problems: string[],
+  warnings: string[],
+): string {
+  if (given) {
+    if (Buffer.byteLength(given) < MIN_PRODUCTION_SECRET_BYTES) {
+      const line = `SECRET_KEY is shorter than ${MIN_PRODUCTION_SECRET_BYTES} bytes; use at least 32 random bytes.`;
+      if (production) problems.push(line);
+      else warnings.push(line);
+    }
+    return given;
+  }
+  if (production) {
+    problems.push('SECRET_KEY is required with NODE_ENV=production (at least 32 random bytes).');
+    return '';
+  }
+  // Development convenience: one random secret, made once and kept, so tokens survive restarts.
+  const file = join(dataDir, SECRET_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  warnings.push(`SECRET_KEY is not set: generated one into ${file}. Set SECRET_KEY in production.`);
+  return secret;
+}

@@ -1,0 +1,177 @@
+/**
+ * Accounts: registration, password login, password change and user administration.
+ * Every login failure collapses into one `invalid_credentials`, for unknown users after a
+ * dummy hash verification so the two cases cost the same time.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { AppError, type FieldProblem, validationFailed } from '../errors.js';
+import type { UserPatch, UserRecord, UserStore } from '../store/types.js';
+import {
+  emailProblems,
+  identityKey,
+  looksLikeEmail,
+  normalizeEmail,
+  normalizeUsername,
+  usernameProblems,
+} from './identity.js';
+import type { PasswordHasher } from './password-hasher.js';
+import { type PasswordRules, passwordProblems } from './password-policy.js';
+import type { ClientInfo, Principal, SessionService, TokenPair } from './sessions.js';
+
+export interface Registration {
+  username: string;
+  email: string;
+  password: string;
+}
+
+export type LoginIdentifier = { username: string } | { email: string };
+
+export interface AccountServiceOptions {
+  users: UserStore;
+  sessions: SessionService;
+  hasher: PasswordHasher;
+  passwordRules: PasswordRules;
+  clock: Clock;
+}
+
+const ROLE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const MAX_ROLES = 16;
+
+const invalidCredentials = () =>
+  new AppError('invalid_credentials', 'The username or password is incorrect.');
+
+export class AccountService {
+  constructor(private readonly o: AccountServiceOptions) {}
+
+  async register(input: Registration, roles: string[] = []): Promise<UserRecord> {
+    const problems = [
+      ...usernameProblems(input.username),
+      ...emailProblems(input.email),
+      ...passwordProblems(input.password, this.o.passwordRules),
+    ];
+    if (problems.length > 0) throw validationFailed(problems);
+    const username = normalizeUsername(input.username);
+    const email = normalizeEmail(input.email);
+    const usernameKey = identityKey(username);
+    const emailKey = identityKey(email);
+
+    const taken = await this.o.users.keysTaken(usernameKey, emailKey);
+    if (taken.username || taken.email) throw userExists(taken);
+
+    const now = this.o.clock.now();
+    const user = {
+      id: randomUUID(),
+      username,
+      usernameKey,
+      email,
+      emailKey,
+      passwordHash: await this.o.hasher.hash(input.password),
+      roles,
+      createdAt: now,
+    };
+    // The pre-check can race another registration; the unique keys settle it.
+    if ((await this.o.users.insert(user)) === 'taken') throw userExists({ username: true, email: true });
+    return { ...user, disabled: false, updatedAt: now };
+  }
+
+  /** Checks a password login and returns the user; does not open a session. */
+  async verifyCredentials(identifier: LoginIdentifier, password: string): Promise<UserRecord> {
+    const user = await this.findByIdentifier(identifier);
+    if (!user) {
+      await this.o.hasher.verifyDummy(password);
+      throw invalidCredentials();
+    }
+    if (!(await this.o.hasher.verify(user.passwordHash, password))) throw invalidCredentials();
+    // Only someone who knows the password learns that the account is disabled.
+    if (user.disabled) throw new AppError('account_disabled', 'This account has been disabled.');
+    if (this.o.hasher.needsRehash(user.passwordHash)) {
+      const next = await this.o.hasher.hash(password);
+      await this.o.users.replacePasswordHash(user.id, user.passwordHash, next, this.o.clock.now());
+    }
+    return user;
+  }
+
+  async login(identifier: LoginIdentifier, password: string, client: ClientInfo): Promise<TokenPair> {
+    const user = await this.verifyCredentials(identifier, password);
+    return this.o.sessions.open(user, client);
+  }
+
+  /** Needs the current password; ends every other session of the user. */
+  async changePassword(principal: Principal, current: string, next: string): Promise<void> {
+    const { user } = principal;
+    if (!(await this.o.hasher.verify(user.passwordHash, current))) {
+      throw new AppError('invalid_credentials', 'The current password is incorrect.');
+    }
+    const problems = passwordProblems(next, this.o.passwordRules, 'new_password');
+    if (problems.length > 0) throw validationFailed(problems);
+    const hash = await this.o.hasher.hash(next);
+    const replaced = await this.o.users.replacePasswordHash(user.id, user.passwordHash, hash, this.o.clock.now());
+    if (!replaced) throw new AppError('invalid_credentials', 'The current password is incorrect.');
+    await this.o.sessions.endAllForUser(user.id, 'password_changed', principal.session.id);
+  }
+
+  async get(id: string): Promise<UserRecord> {
+    const user = await this.o.users.findById(id);
+    if (!user) throw new AppError('not_found', 'No such user.');
+    return user;
+  }
+
+  async list(page: number, perPage: number): Promise<{ users: UserRecord[]; total: number }> {
+    return this.o.users.list((page - 1) * perPage, perPage);
+  }
+
+  /** Changes roles or the disabled flag. Disabling ends every session of the user at once. */
+  async update(actor: UserRecord, id: string, patch: UserPatch): Promise<UserRecord> {
+    if (patch.roles !== undefined) {
+      const problems = rolesProblems(patch.roles);
+      if (problems.length > 0) throw validationFailed(problems);
+      patch = { ...patch, roles: [...new Set(patch.roles)] };
+    }
+    if (id === actor.id && (patch.disabled === true || (patch.roles && !patch.roles.includes('admin')))) {
+      throw new AppError('forbidden', 'Administrators cannot disable themselves or drop their own admin role.');
+    }
+    await this.get(id);
+    const updated = await this.o.users.update(id, patch, this.o.clock.now());
+    if (!updated) throw new AppError('not_found', 'No such user.');
+    if (patch.disabled === true) await this.o.sessions.endAllForUser(id, 'disabled');
+    return updated;
+  }
+
+  async remove(actor: UserRecord, id: string): Promise<void> {
+    if (id === actor.id) throw new AppError('forbidden', 'Administrators cannot delete themselves.');
+    await this.o.sessions.endAllForUser(id, 'disabled');
+    if (!(await this.o.users.delete(id))) throw new AppError('not_found', 'No such user.');
+  }
+
+  /** Adds a role by username (the CLI's `user promote`). */
+  async grantRole(username: string, role: string): Promise<UserRecord> {
+    const problems = rolesProblems([role]);
+    if (problems.length > 0) throw validationFailed(problems);
+    const user = await this.o.users.findByUsernameKey(identityKey(username));
+    if (!user) throw new AppError('not_found', `No user named ${username}.`);
+    const roles = [...new Set([...user.roles, role])];
+    const updated = await this.o.users.update(user.id, { roles }, this.o.clock.now());
+    if (!updated) throw new AppError('not_found', `No user named ${username}.`);
+    return updated;
+  }
+
+  private findByIdentifier(identifier: LoginIdentifier): Promise<UserRecord | undefined> {
+    if ('email' in identifier) return this.o.users.findByEmailKey(identityKey(identifier.email));
+    // No username contains '@', so such a value can only be an email.
+    if (looksLikeEmail(identifier.username)) return this.o.users.findByEmailKey(identityKey(identifier.username));
+    return this.o.users.findByUsernameKey(identityKey(identifier.username));
+  }
+}
+
+function userExists(taken: { username: boolean; email: boolean }): AppError {
+  const details: FieldProblem[] = [];
+  if (taken.username) details.push({ field: 'username', problem: 'taken' });
+  if (taken.email) details.push({ field: 'email', problem: 'taken' });
+  return new AppError('user_exists', 'A user with that username or email already exists.', { details });
+}
+
+function rolesProblems(roles: string[]): FieldProblem[] {
+  if (roles.length > MAX_ROLES) return [{ field: 'roles', problem: 'too_long' }];
+  return roles.every((role) => ROLE_NAME.test(role)) ? [] : [{ field: 'roles', problem: 'invalid_format' }];
+}

@@ -1,0 +1,55 @@
+/**
+ * Rules for usernames and emails. Uniqueness is decided on a key: NFKC first (so full-width and
+ * compatibility look-alikes collapse to one form), then lower case.
+ */
+import type { FieldProblem } from '../errors.js';
+
+export const USERNAME_MIN = 3;
+export const USERNAME_MAX = 32;
+export const EMAIL_MAX = 254;
+/** Letters and digits of any script, plus `_`, `.` and `-`. */
+const USERNAME_CHARS = /^[\p{L}\p{N}_.-]+$/u;
+// The WHATWG HTML "valid e-mail address" shape, requiring a dot in the domain.
+const EMAIL_SHAPE =
+  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;
+
+/** The display form we store: NFKC, case kept. */
+export function normalizeUsername(raw: string): string {
+  return raw.normalize('NFKC');
+}
+
+export function normalizeEmail(raw: string): string {
+  return raw.normalize('NFKC');
+}
+
+/** The form two names are compared in. */
+export function identityKey(raw: string): string {
+  return raw.normalize('NFKC').toLowerCase().normalize('NFKC');
+}
+
+function codePoints(value: string): number {
+  let count = 0;
+  for (const _ of value) count++;
+  return count;
+}
+
+export function usernameProblems(raw: string): FieldProblem[] {
+  const value = normalizeUsername(raw);
+  const length = codePoints(value);
+  if (length < USERNAME_MIN) return [{ field: 'username', problem: 'too_short' }];
+  if (length > USERNAME_MAX) return [{ field: 'username', problem: 'too_long' }];
+  if (!USERNAME_CHARS.test(value)) return [{ field: 'username', problem: 'invalid_characters' }];
+  return [];
+}
+
+export function emailProblems(raw: string): FieldProblem[] {
+  const value = normalizeEmail(raw);
+  if (value.length > EMAIL_MAX) return [{ field: 'email', problem: 'too_long' }];
+  if (!EMAIL_SHAPE.test(value)) return [{ field: 'email', problem: 'invalid_format' }];
+  return [];
+}
+
+/** A login identifier is an email when it has an `@`, which no username can contain. */
+export function looksLikeEmail(identifier: string): boolean {
+  return identifier.includes('@');
+}

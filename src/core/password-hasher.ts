@@ -1,0 +1,69 @@
+/**
+ * Password hashing. argon2id runs on libuv's thread pool, so a login never blocks the event loop.
+ * Hash strings are PHC-formatted and carry their own parameters, so raising the parameters later
+ * only needs `needsRehash` at the next successful login.
+ */
+import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
+
+export interface Argon2Params {
+  memoryKiB: number;
+  iterations: number;
+  parallelism: number;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** False for a wrong password and for a hash this service cannot read; never throws for either. */
+  verify(storedHash: string, password: string): Promise<boolean>;
+  /** Runs a full verification against a fixed hash so that an unknown user costs what a known one does. */
+  verifyDummy(password: string): Promise<void>;
+  needsRehash(storedHash: string): boolean;
+}
+
+/** A verifier for hashes made by another system (Werkzeug's, for users imported from Flask). */
+export interface LegacyVerifier {
+  accepts(storedHash: string): boolean;
+  verify(storedHash: string, password: string): Promise<boolean>;
+}
+
+export async function createPasswordHasher(
+  params: Argon2Params,
+  legacy: readonly LegacyVerifier[] = [],
+): Promise<PasswordHasher> {
+  const options = {
+    type: argon2.argon2id,
+    memoryCost: params.memoryKiB,
+    timeCost: params.iterations,
+    parallelism: params.parallelism,
+  } as const;
+  const dummyHash = await argon2.hash(randomBytes(32).toString('base64url'), options);
+
+  const verifyArgon2 = async (storedHash: string, password: string): Promise<boolean> => {
+    try {
+      return await argon2.verify(storedHash, password);
+    } catch {
+      return false;
+    }
+  };
+
+  return {
+    hash: (password) => argon2.hash(password, options),
+    async verify(storedHash, password) {
+      if (storedHash.startsWith('$argon2')) return verifyArgon2(storedHash, password);
+      const verifier = legacy.find((candidate) => candidate.accepts(storedHash));
+      return verifier ? verifier.verify(storedHash, password) : false;
+    },
+    async verifyDummy(password) {
+      await verifyArgon2(dummyHash, password);
+    },
+    needsRehash(storedHash) {
+      if (!storedHash.startsWith('$argon2id$')) return true;
+      try {
+        return argon2.needsRehash(storedHash, options);
+      } catch {
+        return true;
+      }
+    },
+  };
+}

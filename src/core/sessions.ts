@@ -1,0 +1,227 @@
+/**
+ * Sessions and the tokens that belong to them. Every login opens a session; its refresh token
+ * rotates on each use; ending the session stops every token it issued on their next request,
+ * because authentication checks the session as well as the token.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import type { TokenClaims, TokenType } from '../tokens/claims.js';
+import type { TokenService } from '../tokens/token-service.js';
+import type { RevocationStore, SessionRecord, SessionStore, UserRecord, UserStore } from '../store/types.js';
+
+export interface ClientInfo {
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  /** Access token lifetime in seconds. */
+  expiresIn: number;
+}
+
+/** Who is calling: the verified claims with the session and user they name, as stored now. */
+export interface Principal {
+  claims: TokenClaims;
+  session: SessionRecord;
+  user: UserRecord;
+}
+
+export type LogoutScope = 'local' | 'others' | 'global';
+
+export type EndReason =
+  | 'logout'
+  | 'revoked'
+  | 'refresh_reuse'
+  | 'password_changed'
+  | 'disabled'
+  | 'ended_by_user';
+
+export interface SessionServiceOptions {
+  sessions: SessionStore;
+  users: UserStore;
+  revocations: RevocationStore;
+  tokens: TokenService;
+  clock: Clock;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+  reuseIntervalSeconds: number;
+}
+
+const revoked = (message = 'The token has been revoked.') => new AppError('token_revoked', message);
+
+export class SessionService {
+  constructor(private readonly o: SessionServiceOptions) {}
+
+  async open(user: UserRecord, client: ClientInfo): Promise<TokenPair> {
+    const now = this.o.clock.now();
+    const iat = Math.floor(now / 1000);
+    const session: SessionRecord = {
+      id: randomUUID(),
+      userId: user.id,
+      refreshJti: randomUUID(),
+      refreshIssuedAt: iat,
+      previousJti: null,
+      rotatedAt: null,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: (iat + this.o.refreshTtlSeconds) * 1000,
+      endedAt: null,
+      endReason: null,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+      ip: client.ip,
+    };
+    await this.o.sessions.insert(session);
+    return this.pair(user, session, true);
+  }
+
+  /**
+   * Verifies a token of one of the `accepted` types and loads its session and user.
+   * A refresh token that was already rotated away counts as reuse: see `checkRefreshJti`.
+   */
+  async authenticate(token: string, accepted: readonly TokenType[]): Promise<Principal> {
+    const claims = this.o.tokens.verify(token, this.o.clock.now());
+    if (!accepted.includes(claims.type)) {
+      throw new AppError('invalid_token', `This endpoint needs ${accepted.map((t) => `an ${t}`).join(' or ')} token.`);
+    }
+    const [found, jtiRevoked] = await Promise.all([
+      this.o.sessions.findWithUser(claims.sid),
+      claims.type === 'access' ? this.o.revocations.isRevoked(claims.jti) : Promise.resolve(false),
+    ]);
+    if (!found) {
+      // The session is gone: purged after it ended, or deleted with its user.
+      const user = await this.o.users.findById(claims.sub);
+      if (!user) throw new AppError('invalid_token', 'The token names a user that does not exist.');
+      throw revoked();
+    }
+    const { session, user } = found;
+    if (user.id !== claims.sub) throw new AppError('invalid_token', 'The token does not match its session.');
+    if (session.endedAt !== null || user.disabled || jtiRevoked) throw revoked();
+    const principal = { claims, session, user };
+    if (claims.type === 'refresh') await this.checkRefreshJti(principal);
+    return principal;
+  }
+
+  /** Rotates the presented refresh token: the answer carries its successor and a new access token. */
+  async refresh(token: string): Promise<TokenPair> {
+    const principal = await this.authenticate(token, ['refresh']);
+    const { claims, user } = principal;
+    let session = principal.session;
+    if (claims.jti === session.refreshJti) {
+      const now = this.o.clock.now();
+      const iat = Math.floor(now / 1000);
+      const rotation = {
+        fromJti: claims.jti,
+        toJti: randomUUID(),
+        issuedAt: iat,
+        expiresAt: (iat + this.o.refreshTtlSeconds) * 1000,
+      };
+      if (await this.o.sessions.rotate(session.id, rotation, now)) {
+        return this.pair(user, {
+          ...session,
+          refreshJti: rotation.toJti,
+          refreshIssuedAt: rotation.issuedAt,
+          expiresAt: rotation.expiresAt,
+        }, false);
+      }
+      // Another request rotated this token first: answer as a retry of that one, or as reuse.
+      session = (await this.o.sessions.find(session.id)) ?? session;
+      await this.checkRefreshJti({ claims, user, session });
+    }
+    // A retry inside the reuse interval gets the successor already issued, not a new branch.
+    return this.pair(user, session, false);
+  }
+
+  /** Revokes what the principal presented: one access token, or a refresh token's whole session. */
+  async revoke(principal: Principal): Promise<TokenType> {
+    const { claims } = principal;
+    if (claims.type === 'access') {
+      await this.o.revocations.revoke(claims.jti, claims.exp * 1000);
+    } else {
+      await this.o.sessions.end(claims.sid, 'revoked', this.o.clock.now());
+    }
+    return claims.type;
+  }
+
+  async logout(principal: Principal, scope: LogoutScope): Promise<number> {
+    const { session, user } = principal;
+    const now = this.o.clock.now();
+    switch (scope) {
+      case 'local':
+        return (await this.o.sessions.end(session.id, 'logout', now)) ? 1 : 0;
+      case 'others':
+        return (await this.o.sessions.endAllForUser(user.id, 'logout', now, session.id)).length;
+      case 'global':
+        return (await this.o.sessions.endAllForUser(user.id, 'logout', now)).length;
+    }
+  }
+
+  list(userId: string): Promise<SessionRecord[]> {
+    return this.o.sessions.listLive(userId, this.o.clock.now());
+  }
+
+  /** Ends one of the user's own sessions; someone else's id is reported exactly like an unknown one. */
+  async endOwn(userId: string, sessionId: string): Promise<void> {
+    const session = await this.o.sessions.find(sessionId);
+    if (!session || session.userId !== userId || session.endedAt !== null) {
+      throw new AppError('not_found', 'No such session.');
+    }
+    await this.o.sessions.end(sessionId, 'ended_by_user', this.o.clock.now());
+  }
+
+  endAllForUser(userId: string, reason: EndReason, exceptSessionId?: string): Promise<string[]> {
+    return this.o.sessions.endAllForUser(userId, reason, this.o.clock.now(), exceptSessionId);
+  }
+
+  /** Drops revocations and sessions whose tokens have all expired or been ended. */
+  async purgeExpired(): Promise<{ sessions: number; revocations: number }> {
+    const now = this.o.clock.now();
+    const [sessions, revocations] = await Promise.all([this.o.sessions.purge(now), this.o.revocations.purge(now)]);
+    return { sessions, revocations };
+  }
+
+  /**
+   * The presented refresh jti must be the session's current one, or the one just rotated away
+   * and still inside the reuse interval (counted from its rotation). Anything else is a replay
+   * of a consumed token: the whole session ends, committed before the request fails.
+   */
+  private async checkRefreshJti({ claims, session }: Principal): Promise<void> {
+    if (claims.jti === session.refreshJti) return;
+    const now = this.o.clock.now();
+    const inGrace =
+      claims.jti === session.previousJti &&
+      session.rotatedAt !== null &&
+      now - session.rotatedAt < this.o.reuseIntervalSeconds * 1000;
+    if (inGrace) return;
+    await this.o.sessions.end(session.id, 'refresh_reuse', now);
+    throw revoked('This refresh token was already used; the session has been ended.');
+  }
+
+  private pair(user: UserRecord, session: SessionRecord, fresh: boolean): TokenPair {
+    const now = this.o.clock.now();
+    const iat = Math.floor(now / 1000);
+    const accessToken = this.o.tokens.sign({
+      sub: user.id,
+      jti: randomUUID(),
+      sid: session.id,
+      type: 'access',
+      iat,
+      exp: iat + this.o.accessTtlSeconds,
+      fresh,
+      roles: user.roles,
+    });
+    // Re-signing the session's current refresh token from stored fields gives the same token
+    // (same jti), which is what a retry inside the reuse interval must receive.
+    const refreshToken = this.o.tokens.sign({
+      sub: user.id,
+      jti: session.refreshJti,
+      sid: session.id,
+      type: 'refresh',
+      iat: session.refreshIssuedAt,
+      exp: Math.floor(session.expiresAt / 1000),
+    });
+    return { accessToken, refreshToken, expiresIn: this.o.accessTtlSeconds };
+  }
+}

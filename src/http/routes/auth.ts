@@ -1,0 +1,212 @@
+/** The Flask app's /auth endpoints (paths and fields kept for its clients), plus logout and password change. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { LoginIdentifier } from '../../core/accounts.js';
+import type { TokenPair } from '../../core/sessions.js';
+import { AppError } from '../../errors.js';
+import { bearerToken, guard, principalOf } from '../authenticate.js';
+import { bodySchemas, errors, MessageBody, RefreshTokenBody, Tokens } from '../schemas.js';
+import { clientInfo, emptyBodyAsObject, iso, type Services } from '../services.js';
+
+const bearer = [{ bearerAuth: [] }];
+
+const tokensBody = (pair: TokenPair) => ({
+  access_token: pair.accessToken,
+  refresh_token: pair.refreshToken,
+  token_type: 'Bearer' as const,
+  expires_in: pair.expiresIn,
+});
+
+export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, services) => {
+  const { accounts, sessions, config } = services;
+  const bodies = bodySchemas(config);
+
+  app.post(
+    '/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account',
+        body: bodies.register,
+        response: {
+          201: Type.Object({ message: Type.String(), user_id: Type.String() }),
+          ...errors(400, 409, 413, 415, 429, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await accounts.register(request.body);
+      return reply.code(201).send({ message: 'User registered successfully', user_id: user.id });
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in with username or email and password; opens a session',
+        description:
+          'Send `username` or `email` (a `username` with an `@` is taken as an email). The access token is `fresh`.',
+        body: bodies.login,
+        response: {
+          200: Type.Object({ message: Type.String(), tokens: Tokens }),
+          ...errors(400, 401, 403, 413, 415, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { username, email, password } = request.body;
+      let identifier: LoginIdentifier;
+      if (email !== undefined) identifier = { email };
+      else if (username !== undefined) identifier = { username };
+      else {
+        throw new AppError('validation_failed', 'Send a username or an email.', {
+          details: [{ field: 'username', problem: 'required' }],
+        });
+      }
+      const pair = await accounts.login(identifier, password, clientInfo(request));
+      return { message: 'Login successful', tokens: tokensBody(pair) };
+    },
+  );
+
+  app.get(
+    '/auth/whoami',
+    {
+      onRequest: guard(sessions, { types: ['access'] }),
+      schema: {
+        tags: ['auth'],
+        summary: 'The calling user',
+        security: bearer,
+        response: {
+          200: Type.Object({
+            message: Type.String(),
+            user_details: Type.Object({
+              id: Type.String(),
+              username: Type.String(),
+              email: Type.String(),
+              roles: Type.Array(Type.String()),
+              created_at: Type.String({ format: 'date-time' }),
+            }),
+          }),
+          ...errors(401, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { user } = principalOf(request);
+      return {
+        message: 'Whoami successful',
+        user_details: {
+          id: user.id,
+          username: user.username,
+          email: user.email,
+          roles: user.roles,
+          created_at: iso(user.createdAt),
+        },
+      };
+    },
+  );
+
+  // GET is kept for the Flask app's clients; it takes the token as Bearer only.
+  const refreshSchema = {
+    tags: ['auth'],
+    summary: 'Trade a refresh token for a new access token and a new refresh token',
+    description:
+      'The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` ' +
+      'from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, ' +
+      'except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again.',
+    security: bearer,
+    response: { 200: Tokens, ...errors(400, 401, 413, 415, 429, 503) },
+  };
+  const refresh = async (request: FastifyRequest, bodyToken: string | undefined) => {
+    const token = bearerToken(request) ?? bodyToken;
+    if (token === undefined) {
+      throw new AppError('authorization_required', 'Send a refresh token as Bearer or as refresh_token.');
+    }
+    return tokensBody(await sessions.refresh(token));
+  };
+  app.get('/auth/refresh', { schema: refreshSchema }, (request) => refresh(request, undefined));
+  app.post(
+    '/auth/refresh',
+    { preValidation: emptyBodyAsObject, schema: { ...refreshSchema, body: RefreshTokenBody } },
+    (request) => refresh(request, request.body.refresh_token),
+  );
+
+  const revokeSchema = {
+    tags: ['auth'],
+    summary: 'Revoke the presented token',
+    description:
+      "An access token: that token only. A refresh token: its whole session, so the session's access tokens stop too. " +
+      'A Bearer access token with `{"refresh_token"}` in the body revokes both.',
+    security: bearer,
+    response: { 200: MessageBody, ...errors(400, 401, 413, 415, 503) },
+  };
+  const revoke = async (request: FastifyRequest, bodyToken: string | undefined) => {
+    const bearerValue = bearerToken(request);
+    if (bearerValue === undefined && bodyToken === undefined) {
+      throw new AppError('authorization_required', 'Send the token to revoke as Bearer or as refresh_token.');
+    }
+    // Verify everything first, so a bad second token leaves the first one untouched.
+    const presented =
+      bearerValue === undefined ? undefined : await sessions.authenticate(bearerValue, ['access', 'refresh']);
+    const refreshPrincipal = bodyToken === undefined ? undefined : await sessions.authenticate(bodyToken, ['refresh']);
+    const kinds = new Set<string>();
+    if (presented) kinds.add(await sessions.revoke(presented));
+    if (refreshPrincipal) kinds.add(await sessions.revoke(refreshPrincipal));
+    return { message: kinds.size === 2 ? 'access and refresh tokens revoked' : `${[...kinds][0]} token revoked` };
+  };
+  app.get('/auth/revoke_token', { schema: revokeSchema }, (request) => revoke(request, undefined));
+  app.post(
+    '/auth/revoke_token',
+    { preValidation: emptyBodyAsObject, schema: { ...revokeSchema, body: RefreshTokenBody } },
+    (request) => revoke(request, request.body.refresh_token),
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      onRequest: guard(sessions, { types: ['access', 'refresh'] }),
+      preValidation: emptyBodyAsObject,
+      schema: {
+        tags: ['auth'],
+        summary: 'End this session, every other session, or all of them',
+        security: bearer,
+        body: Type.Object({
+          scope: Type.Optional(
+            Type.Union([Type.Literal('local'), Type.Literal('others'), Type.Literal('global')], { default: 'local' }),
+          ),
+        }),
+        response: {
+          200: Type.Object({ message: Type.String(), sessions_ended: Type.Integer() }),
+          ...errors(400, 401, 413, 415, 503),
+        },
+      },
+    },
+    async (request) => {
+      const scope = request.body.scope ?? 'local';
+      const ended = await sessions.logout(principalOf(request), scope);
+      return { message: `Logged out (${scope})`, sessions_ended: ended };
+    },
+  );
+
+  app.post(
+    '/auth/password',
+    {
+      onRequest: guard(sessions, { types: ['access'], fresh: true }),
+      schema: {
+        tags: ['auth'],
+        summary: 'Change the password; ends every other session',
+        security: bearer,
+        body: bodies.changePassword,
+        response: { 200: MessageBody, ...errors(400, 401, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const { current_password, new_password } = request.body;
+      await accounts.changePassword(principalOf(request), current_password, new_password);
+      return { message: 'Password changed' };
+    },
+  );
+};

@@ -1,0 +1,58 @@
+/** Liveness and readiness, for load balancers and orchestrators. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ErrorBody } from '../schemas.js';
+import type { Services } from '../services.js';
+
+const Checks = Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('down')]));
+
+export const healthRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { health, config }) => {
+  app.get(
+    '/health',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'The process is up',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/ready',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Every store answers (503 when one does not)',
+        response: {
+          200: Type.Object({ status: Type.Literal('ready'), checks: Checks }),
+          503: Type.Object({ ...ErrorBody.properties, checks: Checks }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const results = await Promise.all(
+        health.map(async ({ name, check }) => {
+          const ok = await withTimeout(check(), config.storeTimeoutMs).then(
+            () => true,
+            () => false,
+          );
+          return [name, ok ? 'ok' : 'down'] as const;
+        }),
+      );
+      const checks = Object.fromEntries(results);
+      if (results.every(([, state]) => state === 'ok')) return { status: 'ready' as const, checks };
+      const down = results.filter(([, state]) => state === 'down').map(([name]) => name);
+      return reply.code(503).send({ error: 'unavailable', message: `Not ready: ${down.join(', ')} unavailable.`, checks });
+    },
+  );
+};
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,85 @@
+/**
+ * Request and response schemas: one definition gives validation, the TypeScript types of
+ * handlers, fast serialisation and the OpenAPI document. Built from the config because the
+ * password length bounds are configurable.
+ */
+import { type TSchema, Type } from 'typebox';
+import type { Config } from '../config.js';
+import { EMAIL_MAX, USERNAME_MAX, USERNAME_MIN } from '../core/identity.js';
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'Stable error code, e.g. `invalid_token`.' }),
+    message: Type.String({ description: 'One human sentence.' }),
+    details: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), problem: Type.String() }), {
+        description: 'Which fields failed and why.',
+      }),
+    ),
+  },
+  { description: 'Every error, whatever its status.' },
+);
+
+/** The error answers a route can give, for its `response` map. */
+export function errors(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorBody]));
+}
+
+export const MessageBody = Type.Object({ message: Type.String() });
+
+export const Tokens = Type.Object({
+  access_token: Type.String(),
+  refresh_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'Access token lifetime in seconds.' }),
+});
+
+export const UserSummary = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  email: Type.String(),
+  roles: Type.Array(Type.String()),
+  disabled: Type.Boolean(),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+export const SessionView = Type.Object({
+  id: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+  last_used_at: Type.String({ format: 'date-time' }),
+  expires_at: Type.String({ format: 'date-time' }),
+  user_agent: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean(),
+});
+
+export const RefreshTokenBody = Type.Object({
+  refresh_token: Type.Optional(Type.String({ maxLength: 8192 })),
+});
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export function bodySchemas(config: Config) {
+  const password = (description: string) =>
+    Type.String({ minLength: config.password.minLength, maxLength: config.password.maxLength, description });
+  return {
+    register: Type.Object({
+      username: Type.String({
+        minLength: USERNAME_MIN,
+        maxLength: USERNAME_MAX,
+        description: 'Letters and digits of any script, `_`, `.` and `-`. Unique ignoring case, after NFKC.',
+      }),
+      email: Type.String({ maxLength: EMAIL_MAX, description: 'Unique ignoring case, after NFKC.' }),
+      password: password('Not one of the most common passwords.'),
+    }),
+    login: Type.Object({
+      username: Type.Optional(Type.String({ minLength: 1, maxLength: EMAIL_MAX, description: 'Username or email.' })),
+      email: Type.Optional(Type.String({ minLength: 1, maxLength: EMAIL_MAX })),
+      password: Type.String({ minLength: 1, maxLength: config.password.maxLength }),
+    }),
+    changePassword: Type.Object({
+      current_password: Type.String({ minLength: 1, maxLength: config.password.maxLength }),
+      new_password: password('Same rules as at registration.'),
+    }),
+  };
+}

@@ -1,0 +1,26 @@
+import type { FastifyRequest, preValidationHookHandler } from 'fastify';
+import type { Config } from '../config.js';
+import type { AccountService } from '../core/accounts.js';
+import type { ClientInfo, SessionService } from '../core/sessions.js';
+import type { HealthCheck } from '../store/types.js';
+
+/** What the route plugins are given: the core services, never the stores behind them. */
+export interface Services {
+  config: Config;
+  accounts: AccountService;
+  sessions: SessionService;
+  health: readonly HealthCheck[];
+}
+
+export function clientInfo(request: FastifyRequest): ClientInfo {
+  const agent = request.headers['user-agent'];
+  return { userAgent: typeof agent === 'string' ? agent : null, ip: request.ip || null };
+}
+
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** For routes whose JSON body is optional: no body validates as an empty object. */
+export const emptyBodyAsObject: preValidationHookHandler = (request, _reply, done) => {
+  request.body ??= {};
+  done();
+};

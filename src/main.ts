@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+/**
+ * The `tessera` command: serve, migrate, purge, user create, user promote.
+ * Exit codes: 0 done, 1 failed, 2 wrong usage.
+ */
+import { parseArgs } from 'node:util';
+import { openCore } from './cli-core.js';
+import { readPassword } from './cli-input.js';
+import { ConfigError, type LoadedConfig, loadConfig, readEnvironment } from './config.js';
+import { AppError } from './errors.js';
+import { serve } from './server.js';
+import { migrateToLatest } from './store/migrations.js';
+import { openPostgresDb } from './store/postgres.js';
+import { openSqliteDb } from './store/sqlite.js';
+
+const USAGE = `Usage: tessera <command>
+
+  serve                                         start the HTTP server (what npm start runs)
+  migrate                                       bring the database schema up to date
+  purge                                         delete expired sessions and revocations now
+  user create --username U --email E [--admin]  add a user; the password comes from stdin or a prompt
+  user promote U --role ROLE                    give a user a role (e.g. admin)
+
+Configuration comes from the environment and ./.env; see the README.`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const loaded = loadFromEnvironment();
+  switch (command) {
+    case 'serve':
+      await serve(loaded.config, loaded.warnings);
+      return -1;
+    case 'migrate':
+      return migrate(loaded);
+    case 'purge':
+      return purge(loaded);
+    case 'user':
+      return user(loaded, rest);
+    default:
+      throw new UsageError(`Unknown command: ${command}`);
+  }
+}
+
+function loadFromEnvironment(): LoadedConfig {
+  return loadConfig(readEnvironment(process.cwd(), process.env), process.cwd());
+}
+
+async function migrate({ config }: LoadedConfig): Promise<number> {
+  const target = config.database;
+  const db =
+    target.kind === 'sqlite'
+      ? openSqliteDb(target.file)
+      : openPostgresDb({ url: target.url, migrate: false, timeoutMs: config.storeTimeoutMs });
+  try {
+    const applied = await migrateToLatest(db);
+    console.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : 'The schema is up to date.');
+    return 0;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function purge({ config }: LoadedConfig): Promise<number> {
+  const core = await openCore(config);
+  try {
+    const purged = await core.sessions.purgeExpired();
+    console.log(`Purged ${purged.sessions} sessions and ${purged.revocations} revocations.`);
+    return 0;
+  } finally {
+    await core.close();
+  }
+}
+
+async function user({ config }: LoadedConfig, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'create') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { username: { type: 'string' }, email: { type: 'string' }, admin: { type: 'boolean' } },
+      strict: true,
+    });
+    if (!values.username || !values.email) throw new UsageError('user create needs --username and --email.');
+    const password = await readPassword('Password: ');
+    const core = await openCore(config);
+    try {
+      const created = await core.accounts.register(
+        { username: values.username, email: values.email, password },
+        values.admin ? ['admin'] : [],
+      );
+      console.log(`Created user ${created.username} (${created.id})${values.admin ? ' with role admin' : ''}.`);
+      return 0;
+    } finally {
+      await core.close();
+    }
+  }
+  if (sub === 'promote') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { role: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    const [name] = positionals;
+    if (!name || !values.role || positionals.length > 1) throw new UsageError('user promote needs U --role ROLE.');
+    const core = await openCore(config);
+    try {
+      const updated = await core.accounts.grantRole(name, values.role);
+      console.log(`${updated.username} now has roles: ${updated.roles.join(', ')}.`);
+      return 0;
+    } finally {
+      await core.close();
+    }
+  }
+  throw new UsageError('user takes create or promote.');
+}
+
+function describe(error: unknown): string {
+  if (error instanceof AppError) {
+    const details = error.details?.map((d) => `  - ${d.field}: ${d.problem}`).join('\n');
+    return details ? `${error.message}\n${details}` : error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exitCode = 1;
+    } else {
+      console.error(`tessera: ${describe(error)}`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,39 @@
+/**
+ * The one place that listens. SIGTERM and SIGINT drain: the listener stops accepting, in-flight
+ * requests finish, stores close, and the process exits 0; past the timeout it exits 1.
+ */
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { openStores } from './store/open.js';
+
+export async function serve(config: Config, warnings: readonly string[]): Promise<FastifyInstance> {
+  const stores = await openStores(config, { migrate: true });
+  const app = await buildApp({ config, stores });
+  app.addHook('onClose', () => stores.close());
+  for (const warning of warnings) app.log.warn(warning);
+
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: draining in-flight requests');
+    const force = setTimeout(() => {
+      app.log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+
+  await app.listen({ host: config.host, port: config.port });
+  return app;
+}

@@ -1,0 +1,58 @@
+/** PostgreSQL through a pg pool: the shared store for any number of instances. */
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { StoreUnavailableError } from '../errors.js';
+import { migrateToLatest } from './migrations.js';
+import type { Database } from './schema.js';
+import { createRevocationStore, createSessionStore, createUserStore, type Dialect } from './sql-stores.js';
+import type { Stores } from './types.js';
+
+const INT8_OID = 20;
+
+const postgresDialect: Dialect = {
+  isUniqueViolation: (error) => error instanceof Error && 'code' in error && error.code === '23505',
+};
+
+export interface PostgresOptions {
+  url: string;
+  migrate: boolean;
+  /** Bounds how long a request waits for a connection or a query before answering 503. */
+  timeoutMs: number;
+  poolSize?: number;
+}
+
+export function openPostgresDb(options: PostgresOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.timeoutMs,
+    query_timeout: options.timeoutMs,
+    // Times are epoch milliseconds in bigint columns; they fit a double exactly.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+export async function openPostgresStores(options: PostgresOptions): Promise<Stores> {
+  const db = openPostgresDb(options);
+  if (options.migrate) {
+    try {
+      await migrateToLatest(db);
+    } catch (error) {
+      await db.destroy();
+      throw new StoreUnavailableError('PostgreSQL', error);
+    }
+  }
+  return {
+    users: createUserStore(db, postgresDialect),
+    sessions: createSessionStore(db),
+    revocations: createRevocationStore(db),
+    health: [{ name: 'database', check: async () => void (await sql`select 1`.execute(db)) }],
+    close: () => db.destroy(),
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * The storage seam. Each interface is what the core needs and nothing more; every engine
+ * implements it. Times are milliseconds since the epoch.
+ */
+export interface UserRecord {
+  id: string;
+  username: string;
+  email: string;
+  passwordHash: string;
+  roles: string[];
+  disabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewUser {
+  id: string;
+  username: string;
+  usernameKey: string;
+  email: string;
+  emailKey: string;
+  passwordHash: string;
+  roles: string[];
+  createdAt: number;
+}
+
+export interface UserPatch {
+  roles?: string[];
+  disabled?: boolean;
+}
+
+export interface UserStore {
+  /** 'taken' when the id, username key or email key is already used. */
+  insert(user: NewUser): Promise<'inserted' | 'taken'>;
+  keysTaken(usernameKey: string, emailKey: string): Promise<{ username: boolean; email: boolean }>;
+  findByUsernameKey(key: string): Promise<UserRecord | undefined>;
+  findByEmailKey(key: string): Promise<UserRecord | undefined>;
+  findById(id: string): Promise<UserRecord | undefined>;
+  list(offset: number, limit: number): Promise<{ users: UserRecord[]; total: number }>;
+  /** Replaces the hash only if it is still `expected`, so a concurrent password change wins. */
+  replacePasswordHash(id: string, expected: string, next: string, now: number): Promise<boolean>;
+  update(id: string, patch: UserPatch, now: number): Promise<UserRecord | undefined>;
+  delete(id: string): Promise<boolean>;
+}
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  /** The refresh token that may be used next. */
+  refreshJti: string;
+  refreshIssuedAt: number;
+  /** The refresh token consumed by the last rotation, honoured only inside the reuse interval. */
+  previousJti: string | null;
+  /** When `previousJti` was first rotated out: the start of its reuse interval. */
+  rotatedAt: number | null;
+  createdAt: number;
+  lastUsedAt: number;
+  expiresAt: number;
+  endedAt: number | null;
+  endReason: string | null;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface Rotation {
+  fromJti: string;
+  toJti: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface SessionStore {
+  insert(session: SessionRecord): Promise<void>;
+  find(id: string): Promise<SessionRecord | undefined>;
+  /** The session and its user in one lookup: what every authenticated request needs. */
+  findWithUser(id: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
+  /**
+   * Atomic compare-and-set: moves the session to `toJti` only if `fromJti` is still current and
+   * the session has not ended. Exactly one of any number of concurrent callers gets true.
+   */
+  rotate(id: string, rotation: Rotation, now: number): Promise<boolean>;
+  /** Ends a live session; false when it had already ended or does not exist. */
+  end(id: string, reason: string, now: number): Promise<boolean>;
+  /** Ends every live session of a user (but `exceptId`), returning the ids it ended. */
+  endAllForUser(userId: string, reason: string, now: number, exceptId?: string): Promise<string[]>;
+  listLive(userId: string, now: number): Promise<SessionRecord[]>;
+  /** Deletes sessions that have ended or expired; their tokens are refused either way. */
+  purge(now: number): Promise<number>;
+}
+
+export interface RevocationStore {
+  /** Blocks one token id until `expiresAt`, when the token would have died anyway. */
+  revoke(jti: string, expiresAt: number): Promise<void>;
+  isRevoked(jti: string): Promise<boolean>;
+  purge(now: number): Promise<number>;
+}
+
+export interface HealthCheck {
+  name: string;
+  /** Resolves when the dependency answers; rejects otherwise. */
+  check(): Promise<void>;
+}
+
+export interface Stores {
+  users: UserStore;
+  sessions: SessionStore;
+  revocations: RevocationStore;
+  health: HealthCheck[];
+  close(): Promise<void>;
+}

@@ -1,0 +1,160 @@
+/**
+ * Test harness: every test builds the real app on a real store of its own (a temporary SQLite
+ * file, or a throwaway PostgreSQL database) and talks to it through `inject`, with a clock it
+ * controls so that expiry is tested without sleeping.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { TestContext } from 'node:test';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../src/app.js';
+import type { Clock } from '../src/clock.js';
+import { type Config, loadConfig } from '../src/config.js';
+import { createPasswordHasher, type PasswordHasher } from '../src/core/password-hasher.js';
+import { openStores } from '../src/store/open.js';
+import type { Stores } from '../src/store/types.js';
+import { createTestDatabase, type Engine } from './engines.js';
+
+export const SECRET = 'test-secret-that-is-long-enough-for-production-use-0123456789';
+export const PASSWORD = 'correct horse battery staple';
+
+export class TestClock implements Clock {
+  constructor(public ms = Date.UTC(2026, 10, 24, 12, 0, 0)) {}
+  now(): number {
+    return this.ms;
+  }
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+let sharedHasher: Promise<PasswordHasher> | undefined;
+/** One hasher per test process: the dummy hash it prepares costs a full argon2id run. */
+export function testHasher(config: Config): Promise<PasswordHasher> {
+  sharedHasher ??= createPasswordHasher(config.argon2);
+  return sharedHasher;
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  stores: Stores;
+  clock: TestClock;
+  dir: string;
+  logs: string[];
+  databaseUrl: string;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  clock?: TestClock;
+  /** Reuse another app's data (to restart on the same file, or run two instances on one store). */
+  sameStoreAs?: TestApp;
+}
+
+/** Builds an app for one test and tears it, its store and its files down afterwards. */
+export async function startApp(t: TestContext, engine: Engine, options: TestAppOptions = {}): Promise<TestApp> {
+  const dir = options.sameStoreAs?.dir ?? mkdtempSync(join(tmpdir(), 'tessera-test-'));
+  let databaseUrl = options.sameStoreAs?.databaseUrl;
+  if (databaseUrl === undefined) {
+    if (engine === 'sqlite') {
+      databaseUrl = `sqlite:${join(dir, 'tessera.sqlite3')}`;
+    } else {
+      const db = await createTestDatabase();
+      databaseUrl = db.url;
+      t.after(() => db.drop());
+    }
+  }
+  const { config } = loadConfig(
+    { SECRET_KEY: SECRET, DATA_DIR: dir, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', ...options.env },
+    dir,
+  );
+  const clock = options.clock ?? options.sameStoreAs?.clock ?? new TestClock();
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(String(chunk));
+      callback();
+    },
+  });
+  const stores = await openStores(config, { migrate: true });
+  const app = await buildApp({ config, stores, clock, hasher: await testHasher(config), logStream });
+  await app.ready();
+  t.after(async () => {
+    await app.close();
+    await stores.close();
+    if (!options.sameStoreAs) rmSync(dir, { recursive: true, force: true });
+  });
+  return { app, config, stores, clock, dir, logs, databaseUrl };
+}
+
+export function json<T = Record<string, unknown>>(response: LightMyRequestResponse): T {
+  return JSON.parse(response.body) as T;
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+export interface Credentials {
+  username: string;
+  email: string;
+  password: string;
+}
+
+let counter = 0;
+export function newCredentials(prefix = 'user'): Credentials {
+  counter += 1;
+  return { username: `${prefix}${counter}`, email: `${prefix}${counter}@example.com`, password: PASSWORD };
+}
+
+export async function register(app: FastifyInstance, credentials: Credentials): Promise<string> {
+  const response = await app.inject({ method: 'POST', url: '/auth/register', payload: credentials });
+  if (response.statusCode !== 201) throw new Error(`register failed: ${response.statusCode} ${response.body}`);
+  return json<{ user_id: string }>(response).user_id;
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+}
+
+export async function login(app: FastifyInstance, credentials: Credentials, headers: Record<string, string> = {}): Promise<Tokens> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    headers,
+    payload: { username: credentials.username, password: credentials.password },
+  });
+  if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
+  return json<{ tokens: Tokens }>(response).tokens;
+}
+
+/** Registers a new user and logs in once. */
+export async function signUp(app: FastifyInstance, prefix = 'user') {
+  const credentials = newCredentials(prefix);
+  const userId = await register(app, credentials);
+  const tokens = await login(app, credentials);
+  return { credentials, userId, tokens };
+}
+
+/** Registers a user with the admin role straight through the store-backed core (as the CLI does). */
+export async function signUpAdmin(t: TestApp) {
+  const credentials = newCredentials('admin');
+  const userId = await register(t.app, credentials);
+  await t.stores.users.update(userId, { roles: ['admin'] }, t.clock.now());
+  const tokens = await login(t.app, credentials);
+  return { credentials, userId, tokens };
+}
+
+export async function whoami(app: FastifyInstance, token: string) {
+  return app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(token) });
+}
+
+export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
+  const [header = '', payload = ''] = token.split('.');
+  return {
+    header: JSON.parse(Buffer.from(header, 'base64url').toString()) as Record<string, unknown>,
+    payload: JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>,
+  };
+}
