@@ -49,6 +49,8 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget | und
   let path = sqlite[1] ?? '';
   // SQLAlchemy puts an empty authority first: sqlite:///rel.db is relative, sqlite:////abs.db absolute.
   if (path.startsWith('///')) path = path.slice(3);
+  // sqlite:// alone is SQLAlchemy's in-memory database, and an authority has no meaning here.
+  else if (path.startsWith('//')) return undefined;
   if (path === '' || path === ':memory:') return undefined;
   return { kind: 'sqlite', file: isAbsolute(path) ? path : resolve(cwd, path) };
 }

@@ -52,6 +52,8 @@ export interface TestAppOptions {
   clock?: TestClock;
   /** Reuse another app's data (to restart on the same file, or run two instances on one store). */
   sameStoreAs?: TestApp;
+  /** Replaces parts of the real stores, to simulate a failing dependency. */
+  wrapStores?: (stores: Stores) => Stores;
 }
 
 /** Builds an app for one test and tears it, its store and its files down afterwards. */
@@ -79,12 +81,13 @@ export async function startApp(t: TestContext, engine: Engine, options: TestAppO
       callback();
     },
   });
-  const stores = await openStores(config, { migrate: true });
+  const realStores = await openStores(config, { migrate: true });
+  const stores = options.wrapStores ? options.wrapStores(realStores) : realStores;
   const app = await buildApp({ config, stores, clock, hasher: await testHasher(config), logStream });
   await app.ready();
   t.after(async () => {
     await app.close();
-    await stores.close();
+    await realStores.close();
     if (!options.sameStoreAs) rmSync(dir, { recursive: true, force: true });
   });
   return { app, config, stores, clock, dir, logs, databaseUrl };

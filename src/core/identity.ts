@@ -22,9 +22,12 @@ export function normalizeEmail(raw: string): string {
   return raw.normalize('NFKC');
 }
 
-/** The form two names are compared in. */
+/**
+ * The form two names are compared in. Upper- then lower-casing approximates Unicode full case
+ * folding, which lower-casing alone misses where an upper case expands ('ß' → 'SS', 'ᾀ' → 'ἈΙ').
+ */
 export function identityKey(raw: string): string {
-  return raw.normalize('NFKC').toLowerCase().normalize('NFKC');
+  return raw.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
 }
 
 function codePoints(value: string): number {

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { PASSWORD, SECRET } from './helpers.js';
+
+const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
+// Resolved here: the child runs in a temporary directory where `tsx` would not be found.
+const TSX = import.meta.resolve('tsx');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tessera(args: string[], env: Record<string, string>, input?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      cwd: env.DATA_DIR,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdin.end(input ?? '');
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function environment(): Record<string, string> {
+  return { DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-cli-')), SECRET_KEY: SECRET };
+}
+
+/** Starts `tessera serve` on a free port and resolves with its base URL once it listens. */
+export async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+    cwd: env.DATA_DIR,
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      output += String(chunk);
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', () => reject(new Error(`server exited:\n${output}`)));
+  });
+  return { child, url, output: () => output };
+}
+
+describe('tessera CLI', () => {
+  it('user create reads the password from stdin; user promote grants a role', async () => {
+    const env = environment();
+    const created = await tessera(['user', 'create', '--username', 'root', '--email', 'root@example.com'], env, `${PASSWORD}\n`);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /Created user root \([0-9a-f-]{36}\)\./);
+    const admin = await tessera(['user', 'create', '--username', 'boss', '--email', 'boss@example.com', '--admin'], env, PASSWORD);
+    assert.match(admin.stdout, /with role admin/);
+    const promoted = await tessera(['user', 'promote', 'ROOT', '--role', 'admin'], env);
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.match(promoted.stdout, /root now has roles: admin\./);
+  });
+
+  it('fails with exit 1 and a clear message on bad input, and 2 on wrong usage', async () => {
+    const env = environment();
+    const weak = await tessera(['user', 'create', '--username', 'x', '--email', 'nope'], env, 'password');
+    assert.equal(weak.code, 1);
+    assert.match(weak.stderr, /username: too_short/);
+    assert.match(weak.stderr, /email: invalid_format/);
+    assert.match(weak.stderr, /password: too_common/);
+    await tessera(['user', 'create', '--username', 'dup', '--email', 'dup@example.com'], env, PASSWORD);
+    const dup = await tessera(['user', 'create', '--username', 'DUP', '--email', 'dup2@example.com'], env, PASSWORD);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /already exists/);
+    const unknown = await tessera(['user', 'promote', 'ghost', '--role', 'admin'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /No user named ghost/);
+    for (const args of [['frobnicate'], ['user', 'create', '--username', 'a'], ['user', 'create', '--bogus'], ['user']]) {
+      const run = await tessera(args, env);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.match(run.stderr, /Usage: tessera/);
+    }
+  });
+
+  it('migrate applies the schema once; bad configuration stops with one line per problem', async () => {
+    const env = environment();
+    const first = await tessera(['migrate'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /Applied: 2026-11-24-001-initial/);
+    assert.match((await tessera(['migrate'], env)).stdout, /up to date/);
+    const bad = await tessera(['serve'], { ...env, PORT: 'x', NODE_ENV: 'production', SECRET_KEY: '' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /PORT="x" is not valid/);
+    assert.match(bad.stderr, /SECRET_KEY is required with NODE_ENV=production/);
+  });
+
+  it('serve answers over real HTTP and drains on SIGTERM, exiting 0', async () => {
+    const env = environment();
+    const server = await startServer(env);
+    const register = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'served', email: 'served@example.com', password: PASSWORD }),
+    });
+    assert.equal(register.status, 201);
+    const exited = new Promise<number | null>((resolve) => server.child.on('exit', (code) => resolve(code)));
+    server.child.kill('SIGTERM');
+    assert.equal(await exited, 0, server.output());
+    assert.match(server.output(), /shutting down/);
+  });
+});
