@@ -36,13 +36,16 @@ export const REDACTED_PATHS = [
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, stores } = options;
-  const { accounts, sessions } = await createCore(options);
-  const services: Services = { config, accounts, sessions, health: stores.health };
-
   const logger = pino(
     { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
     options.logStream ?? pino.destination(1),
   );
+  const { accounts, sessions } = await createCore({
+    ...options,
+    warn: (message, context) => logger.warn(context, message),
+  });
+  const services: Services = { config, accounts, sessions, health: stores.health };
+
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Request bodies are never logged; per-request lines stay off the hot path.

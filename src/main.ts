@@ -12,6 +12,10 @@ import { serve } from './server.js';
 import { migrateToLatest } from './store/migrations.js';
 import { openPostgresDb } from './store/postgres.js';
 import { openSqliteDb } from './store/sqlite.js';
+import { systemClock } from './clock.js';
+import { importFlaskUsers } from './core/flask-import.js';
+import { readFlaskUsers } from './store/flask-source.js';
+import { openStores } from './store/open.js';
 
 const USAGE = `Usage: tessera <command>
 
@@ -20,6 +24,7 @@ const USAGE = `Usage: tessera <command>
   purge                                         delete expired sessions and revocations now
   user create --username U --email E [--admin]  add a user; the password comes from stdin or a prompt
   user promote U --role ROLE                    give a user a role (e.g. admin)
+  import flask <path-to-db.sqlite3>             import the Flask app's users, keeping ids and passwords
 
 Configuration comes from the environment and ./.env; see the README.`;
 
@@ -42,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
       return purge(loaded);
     case 'user':
       return user(loaded, rest);
+    case 'import':
+      return importUsers(loaded, rest);
     default:
       throw new UsageError(`Unknown command: ${command}`);
   }
@@ -118,6 +125,21 @@ async function user({ config }: LoadedConfig, args: string[]): Promise<number> {
     }
   }
   throw new UsageError('user takes create or promote.');
+}
+
+async function importUsers({ config }: LoadedConfig, args: string[]): Promise<number> {
+  const [source, file, ...extra] = args;
+  if (source !== 'flask' || !file || extra.length > 0) throw new UsageError('import takes: flask <path-to-db.sqlite3>');
+  const rows = readFlaskUsers(file);
+  const stores = await openStores(config, { migrate: true });
+  try {
+    const report = await importFlaskUsers(rows, stores.users, systemClock);
+    console.log(`Imported ${report.imported} users; ${report.alreadyPresent} were already present; ${report.refused.length} refused.`);
+    for (const r of report.refused) console.log(`  refused ${JSON.stringify(r.username)} (id ${r.id}): ${r.reason}`);
+    return 0;
+  } finally {
+    await stores.close();
+  }
 }
 
 function describe(error: unknown): string {

@@ -13,6 +13,7 @@ import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { createPasswordHasher, type PasswordHasher } from '../src/core/password-hasher.js';
+import { werkzeugVerifier } from '../src/core/werkzeug-hashes.js';
 import { openStores } from '../src/store/open.js';
 import type { Stores } from '../src/store/types.js';
 import { createTestDatabase, type Engine } from './engines.js';
@@ -33,7 +34,7 @@ export class TestClock implements Clock {
 let sharedHasher: Promise<PasswordHasher> | undefined;
 /** One hasher per test process: the dummy hash it prepares costs a full argon2id run. */
 export function testHasher(config: Config): Promise<PasswordHasher> {
-  sharedHasher ??= createPasswordHasher(config.argon2);
+  sharedHasher ??= createPasswordHasher(config.argon2, [werkzeugVerifier]);
   return sharedHasher;
 }
 

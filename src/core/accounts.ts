@@ -33,6 +33,8 @@ export interface AccountServiceOptions {
   hasher: PasswordHasher;
   passwordRules: PasswordRules;
   clock: Clock;
+  /** Operator warnings; never given a password or a hash. */
+  warn: (message: string, context: Record<string, unknown>) => void;
 }
 
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -78,7 +80,8 @@ export class AccountService {
   /** Checks a password login and returns the user; does not open a session. */
   async verifyCredentials(identifier: LoginIdentifier, password: string): Promise<UserRecord> {
     const user = await this.findByIdentifier(identifier);
-    if (!user) {
+    if (!user || !this.o.hasher.canVerify(user.passwordHash)) {
+      if (user) this.o.warn('stored password hash is in an unknown format; login refused', { userId: user.id });
       await this.o.hasher.verifyDummy(password);
       throw invalidCredentials();
     }

@@ -7,6 +7,7 @@ import { createTokenService } from '../tokens/token-service.js';
 import { AccountService } from './accounts.js';
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.js';
 import { SessionService } from './sessions.js';
+import { werkzeugVerifier } from './werkzeug-hashes.js';
 
 export interface Core {
   accounts: AccountService;
@@ -19,9 +20,10 @@ export interface CoreOptions {
   clock?: Clock;
   /** Shared across instances in tests to skip recomputing the dummy hash. */
   hasher?: PasswordHasher;
+  warn?: (message: string, context: Record<string, unknown>) => void;
 }
 
-export async function createCore({ config, stores, clock = systemClock, hasher }: CoreOptions): Promise<Core> {
+export async function createCore({ config, stores, clock = systemClock, hasher, warn }: CoreOptions): Promise<Core> {
   const tokens = createTokenService({
     keys: hmacKeyRing(config.secretKey),
     issuer: config.jwt.issuer,
@@ -40,9 +42,10 @@ export async function createCore({ config, stores, clock = systemClock, hasher }
   const accounts = new AccountService({
     users: stores.users,
     sessions,
-    hasher: hasher ?? (await createPasswordHasher(config.argon2)),
+    hasher: hasher ?? (await createPasswordHasher(config.argon2, [werkzeugVerifier])),
     passwordRules: config.password,
     clock,
+    warn: warn ?? ((message, context) => console.warn(message, context)),
   });
   return { accounts, sessions };
 }

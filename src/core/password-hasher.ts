@@ -19,6 +19,8 @@ export interface PasswordHasher {
   /** Runs a full verification against a fixed hash so that an unknown user costs what a known one does. */
   verifyDummy(password: string): Promise<void>;
   needsRehash(storedHash: string): boolean;
+  /** Whether this service can verify the stored hash at all (argon2 or a known legacy format). */
+  canVerify(storedHash: string): boolean;
 }
 
 /** A verifier for hashes made by another system (Werkzeug's, for users imported from Flask). */
@@ -56,6 +58,9 @@ export async function createPasswordHasher(
     },
     async verifyDummy(password) {
       await verifyArgon2(dummyHash, password);
+    },
+    canVerify(storedHash) {
+      return storedHash.startsWith('$argon2') || legacy.some((candidate) => candidate.accepts(storedHash));
     },
     needsRehash(storedHash) {
       if (!storedHash.startsWith('$argon2id$')) return true;
