@@ -8,25 +8,31 @@ import type { Config } from './config.js';
 import { openStores } from './store/open.js';
 
 export async function serve(config: Config, warnings: readonly string[]): Promise<FastifyInstance> {
-  const stores = await openStores(config, { migrate: true });
-  const app = await buildApp({ config, stores });
+  let app: FastifyInstance | undefined;
+  const stores = await openStores(config, {
+    migrate: true,
+    // Redis state changes are reported through the app's logger once it exists.
+    warn: (message, context) => app?.log.warn(context ?? {}, message),
+  });
+  app = await buildApp({ config, stores });
   app.addHook('onClose', () => stores.close());
   for (const warning of warnings) app.log.warn(warning);
+  const server = app;
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, 'shutting down: draining in-flight requests');
+    server.log.info({ signal }, 'shutting down: draining in-flight requests');
     const force = setTimeout(() => {
-      app.log.error('shutdown timed out; exiting');
+      server.log.error('shutdown timed out; exiting');
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
-    app.close().then(
+    server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        app.log.error({ err: error }, 'error while shutting down');
+        server.log.error({ err: error }, 'error while shutting down');
         process.exit(1);
       },
     );
@@ -34,6 +40,6 @@ export async function serve(config: Config, warnings: readonly string[]): Promis
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 
-  await app.listen({ host: config.host, port: config.port });
-  return app;
+  await server.listen({ host: config.host, port: config.port });
+  return server;
 }

@@ -16,7 +16,7 @@ import { createPasswordHasher, type PasswordHasher } from '../src/core/password-
 import { werkzeugVerifier } from '../src/core/werkzeug-hashes.js';
 import { openStores } from '../src/store/open.js';
 import type { Stores } from '../src/store/types.js';
-import { createTestDatabase, type Engine } from './engines.js';
+import { createRedisPrefix, createTestDatabase, type Engine, REDIS_TEST_URL } from './engines.js';
 
 export const SECRET = 'test-secret-that-is-long-enough-for-production-use-0123456789';
 export const PASSWORD = 'correct horse battery staple';
@@ -46,6 +46,7 @@ export interface TestApp {
   dir: string;
   logs: string[];
   databaseUrl: string;
+  redisPrefix: string | undefined;
 }
 
 export interface TestAppOptions {
@@ -70,8 +71,16 @@ export async function startApp(t: TestContext, engine: Engine, options: TestAppO
       t.after(() => db.drop());
     }
   }
+  let redisPrefix = options.sameStoreAs?.redisPrefix;
+  if (redisPrefix === undefined && engine === 'postgres+redis') {
+    const redis = createRedisPrefix();
+    redisPrefix = redis.prefix;
+    t.after(() => redis.drop());
+  }
+  const redisEnv: Record<string, string> =
+    redisPrefix === undefined ? {} : { REDIS_URL: REDIS_TEST_URL, REDIS_PREFIX: redisPrefix };
   const { config } = loadConfig(
-    { SECRET_KEY: SECRET, DATA_DIR: dir, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', ...options.env },
+    { SECRET_KEY: SECRET, DATA_DIR: dir, DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', ...redisEnv, ...options.env },
     dir,
   );
   const clock = options.clock ?? options.sameStoreAs?.clock ?? new TestClock();
@@ -82,7 +91,9 @@ export async function startApp(t: TestContext, engine: Engine, options: TestAppO
       callback();
     },
   });
-  const realStores = await openStores(config, { migrate: true });
+  const realStores = await openStores(config, { migrate: true, warn: (message) => logs.push(message) });
+  // Wait for the fast path to be usable, so tests exercise it rather than its fallback.
+  if (realStores.redis) await waitForRedis(realStores.redis);
   const stores = options.wrapStores ? options.wrapStores(realStores) : realStores;
   const app = await buildApp({ config, stores, clock, hasher: await testHasher(config), logStream });
   await app.ready();
@@ -91,7 +102,12 @@ export async function startApp(t: TestContext, engine: Engine, options: TestAppO
     await realStores.close();
     if (!options.sameStoreAs) rmSync(dir, { recursive: true, force: true });
   });
-  return { app, config, stores, clock, dir, logs, databaseUrl };
+  return { app, config, stores, clock, dir, logs, databaseUrl, redisPrefix };
+}
+
+async function waitForRedis(mirror: NonNullable<Stores['redis']>): Promise<void> {
+  for (let i = 0; i < 100 && mirror.client.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
+  await mirror.resync();
 }
 
 export function json<T = Record<string, unknown>>(response: LightMyRequestResponse): T {

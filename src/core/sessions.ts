@@ -138,7 +138,10 @@ export class SessionService {
   async revoke(principal: Principal): Promise<TokenType> {
     const { claims } = principal;
     if (claims.type === 'access') {
-      await this.o.revocations.revoke(claims.jti, claims.exp * 1000);
+      const outcome = await this.o.revocations.revoke(claims.jti, claims.exp * 1000);
+      // The fast path could not be told: end the session, which every instance reads from the
+      // database on every request, so no instance can accept this token. Over-revoking is safe.
+      if (outcome === 'pending') await this.o.sessions.end(claims.sid, 'revoked', this.o.clock.now());
     } else {
       await this.o.sessions.end(claims.sid, 'revoked', this.o.clock.now());
     }

@@ -5,7 +5,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { createRevocationStore, createSessionStore, createUserStore, type Dialect } from './sql-stores.js';
-import type { Stores } from './types.js';
+import type { EngineStores } from './types.js';
 
 const INT8_OID = 20;
 
@@ -38,7 +38,7 @@ export function openPostgresDb(options: PostgresOptions): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-export async function openPostgresStores(options: PostgresOptions): Promise<Stores> {
+export async function openPostgresStores(options: PostgresOptions): Promise<EngineStores> {
   const db = openPostgresDb(options);
   if (options.migrate) {
     try {
@@ -51,8 +51,8 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Stor
   return {
     users: createUserStore(db, postgresDialect),
     sessions: createSessionStore(db),
-    revocations: createRevocationStore(db),
-    health: [{ name: 'database', check: async () => void (await sql`select 1`.execute(db)) }],
+    durableRevocations: createRevocationStore(db),
+    health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     close: () => db.destroy(),
   };
 }

@@ -5,8 +5,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, SessionsTable, UsersTable } from './schema.js';
 import type {
+  DurableRevocationStore,
   NewUser,
-  RevocationStore,
   Rotation,
   SessionRecord,
   SessionStore,
@@ -249,7 +249,7 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
   };
 }
 
-export function createRevocationStore(db: Kysely<Database>): RevocationStore {
+export function createRevocationStore(db: Kysely<Database>): DurableRevocationStore {
   return {
     async revoke(jti, expiresAt) {
       await db
@@ -257,6 +257,18 @@ export function createRevocationStore(db: Kysely<Database>): RevocationStore {
         .values({ jti, expires_at: expiresAt })
         .onConflict((oc) => oc.column('jti').doNothing())
         .execute();
+      return 'visible';
+    },
+    async listLive(now, afterJti, limit) {
+      const rows = await db
+        .selectFrom('revoked_tokens')
+        .select(['jti', 'expires_at'])
+        .where('expires_at', '>', now)
+        .where('jti', '>', afterJti)
+        .orderBy('jti')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ jti: r.jti, expiresAt: Number(r.expires_at) }));
     },
     async isRevoked(jti) {
       const row = await db.selectFrom('revoked_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();

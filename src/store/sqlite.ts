@@ -6,7 +6,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { createRevocationStore, createSessionStore, createUserStore, type Dialect } from './sql-stores.js';
-import type { Stores } from './types.js';
+import type { EngineStores } from './types.js';
 
 const sqliteDialect: Dialect = {
   isUniqueViolation: (error) =>
@@ -28,14 +28,14 @@ export function openSqliteDb(file: string): Kysely<Database> {
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
 }
 
-export async function openSqliteStores(file: string, options: { migrate: boolean }): Promise<Stores> {
+export async function openSqliteStores(file: string, options: { migrate: boolean }): Promise<EngineStores> {
   const db = openSqliteDb(file);
   if (options.migrate) await migrateToLatest(db);
   return {
     users: createUserStore(db, sqliteDialect),
     sessions: createSessionStore(db),
-    revocations: createRevocationStore(db),
-    health: [{ name: 'database', check: async () => void (await sql`select 1`.execute(db)) }],
+    durableRevocations: createRevocationStore(db),
+    health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     close: () => db.destroy(),
   };
 }

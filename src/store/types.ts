@@ -1,3 +1,5 @@
+import type { RedisMirror } from './redis.js';
+
 /**
  * The storage seam. Each interface is what the core needs and nothing more; every engine
  * implements it. Times are milliseconds since the epoch.
@@ -88,23 +90,46 @@ export interface SessionStore {
   purge(now: number): Promise<number>;
 }
 
+/**
+ * 'visible': every instance will refuse the token on its next check.
+ * 'pending': stored durably, but a fast-path mirror could not be told; the caller must make the
+ * revocation visible another way (Tessera ends the token's session, which every check reads).
+ */
+export type RevokeOutcome = 'visible' | 'pending';
+
 export interface RevocationStore {
   /** Blocks one token id until `expiresAt`, when the token would have died anyway. */
-  revoke(jti: string, expiresAt: number): Promise<void>;
+  revoke(jti: string, expiresAt: number): Promise<RevokeOutcome>;
   isRevoked(jti: string): Promise<boolean>;
   purge(now: number): Promise<number>;
 }
 
+/** The durable revocation list, which a fast-path mirror can be rebuilt from. */
+export interface DurableRevocationStore extends RevocationStore {
+  /** Live revocations in jti order after `afterJti`, a page at a time. */
+  listLive(now: number, afterJti: string, limit: number): Promise<{ jti: string; expiresAt: number }[]>;
+}
+
 export interface HealthCheck {
   name: string;
+  /** Without a critical dependency the service cannot answer correctly (503); without another it is degraded. */
+  critical: boolean;
   /** Resolves when the dependency answers; rejects otherwise. */
   check(): Promise<void>;
 }
 
-export interface Stores {
+/** What one database engine provides. */
+export interface EngineStores {
   users: UserStore;
   sessions: SessionStore;
-  revocations: RevocationStore;
+  durableRevocations: DurableRevocationStore;
   health: HealthCheck[];
   close(): Promise<void>;
+}
+
+export interface Stores extends EngineStores {
+  /** What the core checks: the durable list itself, or the Redis fast path in front of it. */
+  revocations: RevocationStore;
+  /** Present with REDIS_URL. */
+  redis?: RedisMirror;
 }

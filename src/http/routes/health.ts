@@ -24,27 +24,30 @@ export const healthRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { h
     {
       schema: {
         tags: ['health'],
-        summary: 'Every store answers (503 when one does not)',
+        summary: 'Every store answers: 503 without the database, 200 "degraded" without Redis',
         response: {
-          200: Type.Object({ status: Type.Literal('ready'), checks: Checks }),
+          200: Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')]), checks: Checks }),
           503: Type.Object({ ...ErrorBody.properties, checks: Checks }),
         },
       },
     },
     async (_request, reply) => {
       const results = await Promise.all(
-        health.map(async ({ name, check }) => {
+        health.map(async ({ name, critical, check }) => {
           const ok = await withTimeout(check(), config.storeTimeoutMs).then(
             () => true,
             () => false,
           );
-          return [name, ok ? 'ok' : 'down'] as const;
+          return { name, critical, state: ok ? ('ok' as const) : ('down' as const) };
         }),
       );
-      const checks = Object.fromEntries(results);
-      if (results.every(([, state]) => state === 'ok')) return { status: 'ready' as const, checks };
-      const down = results.filter(([, state]) => state === 'down').map(([name]) => name);
-      return reply.code(503).send({ error: 'unavailable', message: `Not ready: ${down.join(', ')} unavailable.`, checks });
+      const checks = Object.fromEntries(results.map((r) => [r.name, r.state]));
+      const down = results.filter((r) => r.state === 'down');
+      if (down.some((r) => r.critical)) {
+        const names = down.filter((r) => r.critical).map((r) => r.name);
+        return reply.code(503).send({ error: 'unavailable', message: `Not ready: ${names.join(', ')} unavailable.`, checks });
+      }
+      return { status: down.length > 0 ? ('degraded' as const) : ('ready' as const), checks };
     },
   );
 };
