@@ -29,6 +29,10 @@ export async function serve(config: Config, warnings: readonly string[]): Promis
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
+    // close() stops accepting and drops idle keep-alive connections once; a connection whose
+    // request was in flight goes idle later and would hold the process open, so keep sweeping.
+    const sweep = setInterval(() => server.server.closeIdleConnections(), 50);
+    sweep.unref();
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {

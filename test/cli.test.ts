@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PASSWORD, SECRET } from './helpers.js';
+import { MAIN, startServer, TSX } from './server-process.js';
 
-const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
-// Resolved here: the child runs in a temporary directory where `tsx` would not be found.
-const TSX = import.meta.resolve('tsx');
 
 interface Run {
   code: number | null;
@@ -33,30 +31,6 @@ function tessera(args: string[], env: Record<string, string>, input?: string): P
 
 function environment(): Record<string, string> {
   return { DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-cli-')), SECRET_KEY: SECRET };
-}
-
-/** Starts `tessera serve` on a free port and resolves with its base URL once it listens. */
-export async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
-    cwd: env.DATA_DIR,
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      output += String(chunk);
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', () => reject(new Error(`server exited:\n${output}`)));
-  });
-  return { child, url, output: () => output };
 }
 
 describe('tessera CLI', () => {
@@ -114,9 +88,8 @@ describe('tessera CLI', () => {
       body: JSON.stringify({ username: 'served', email: 'served@example.com', password: PASSWORD }),
     });
     assert.equal(register.status, 201);
-    const exited = new Promise<number | null>((resolve) => server.child.on('exit', (code) => resolve(code)));
     server.child.kill('SIGTERM');
-    assert.equal(await exited, 0, server.output());
+    assert.equal(await server.exited, 0, server.output());
     assert.match(server.output(), /shutting down/);
   });
 });

@@ -33,8 +33,11 @@ export function openPostgresDb(options: PostgresOptions): Kysely<Database> {
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client losing its server must not crash the process; the next query reports it.
+  // A connection losing its server must not crash the process. pg emits 'error' on the pool for
+  // idle clients, but on the client itself while Kysely holds it; the failing query rejects
+  // either way, and that rejection is what the request answers (503).
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { createTestDatabase, ENGINES, POSTGRES_ADMIN_URL, SHARED_ENGINES } from './engines.js';
+import { decodeJwt, json, newCredentials, PASSWORD, SECRET, signUp, startApp, whoami } from './helpers.js';
+import { post, startServer } from './server-process.js';
+import { startProxy } from './tcp-proxy.js';
+
+const postgresPort = Number(new URL(POSTGRES_ADMIN_URL).port || 5432);
+
+describe('PostgreSQL going away', { skip: SHARED_ENGINES.length === 0 }, () => {
+  it('answers 503 unavailable as JSON within a bounded time, and recovers without a restart', async (t) => {
+    const db = await createTestDatabase();
+    t.after(() => db.drop());
+    const proxy = await startProxy(postgresPort);
+    t.after(() => proxy.close());
+    const test = await startApp(t, 'postgres', { env: { DATABASE_URL: proxy.url(db.url), STORE_TIMEOUT_MS: '1000' } });
+    const { tokens } = await signUp(test.app);
+
+    await proxy.cut();
+    for (const request of [
+      () => whoami(test.app, tokens.access_token),
+      () => test.app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'x', password: PASSWORD } }),
+      () => test.app.inject({ method: 'POST', url: '/auth/register', payload: newCredentials() }),
+    ]) {
+      const started = Date.now();
+      const response = await request();
+      assert.equal(response.statusCode, 503, response.body);
+      assert.deepEqual(json(response), { error: 'unavailable', message: 'A data store is unavailable; try again shortly.' });
+      assert.ok(Date.now() - started < 3000, 'bounded by STORE_TIMEOUT_MS');
+    }
+    assert.equal((await test.app.inject({ method: 'GET', url: '/ready' })).statusCode, 503);
+
+    proxy.blackhole();
+    await proxy.restore();
+    proxy.blackhole();
+    const started = Date.now();
+    const hung = await whoami(test.app, tokens.access_token);
+    assert.equal(hung.statusCode, 503, 'a server that accepts but never answers is also bounded');
+    assert.ok(Date.now() - started < 3000);
+
+    await proxy.cut();
+    await proxy.restore();
+    let recovered = false;
+    for (let i = 0; i < 40 && !recovered; i++) {
+      recovered = (await whoami(test.app, tokens.access_token)).statusCode === 200;
+      if (!recovered) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(recovered, 'back without a restart');
+    assert.equal((await test.app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
+  });
+});
+
+describe('process signals', () => {
+  it('SIGTERM lets in-flight requests finish, refuses new ones, and exits 0', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-drain-'));
+    const server = await startServer({ DATA_DIR: dir, SECRET_KEY: SECRET }, t);
+    const users = Array.from({ length: 16 }, (_, i) => ({ username: `drain${i}`, email: `drain${i}@example.com`, password: PASSWORD }));
+    // Each registration hashes with argon2id on a 4-thread pool, so sixteen take several rounds.
+    // Once the first answer is back, all were accepted long ago and most are still hashing.
+    const inFlight = users.map((user) => post(`${server.url}/auth/register`, user));
+    await Promise.race(inFlight);
+    server.child.kill('SIGTERM');
+    const results = await Promise.all(inFlight);
+    assert.deepEqual(results.map((r) => r.status), users.map(() => 201));
+    assert.equal(await server.exited, 0, server.output());
+    await assert.rejects(fetch(`${server.url}/health`), 'no new connections after shutdown');
+  });
+});
+
+for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
+  describe(`kill -9 in the middle of a burst [${engine}]`, () => {
+    it('keeps every acknowledged user and rotation after a restart', async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'tessera-crash-'));
+      let databaseUrl = `sqlite:${join(dir, 'tessera.sqlite3')}`;
+      if (engine !== 'sqlite') {
+        const db = await createTestDatabase();
+        t.after(() => db.drop());
+        databaseUrl = db.url;
+      }
+      const env = { DATA_DIR: dir, SECRET_KEY: SECRET, DATABASE_URL: databaseUrl };
+      const first = await startServer(env, t);
+
+      const seed = await Promise.all(
+        Array.from({ length: 4 }, async (_, i) => {
+          const user = { username: `chain${i}`, email: `chain${i}@example.com`, password: PASSWORD };
+          await post(`${first.url}/auth/register`, user);
+          return (await post(`${first.url}/auth/login`, user)).body.tokens as { refresh_token: string };
+        }),
+      );
+      const acknowledgedUsers: { username: string; password: string }[] = [];
+      const lastRefresh = seed.map((tokens) => tokens.refresh_token);
+      let stop = false;
+      const registering = (async () => {
+        for (let i = 0; !stop; i++) {
+          const user = { username: `burst${i}`, email: `burst${i}@example.com`, password: PASSWORD };
+          try {
+            if ((await post(`${first.url}/auth/register`, user)).status === 201) acknowledgedUsers.push(user);
+          } catch {
+            return;
+          }
+        }
+      })();
+      const refreshing = lastRefresh.map(async (_, chain) => {
+        while (!stop) {
+          try {
+            const response = await post(`${first.url}/auth/refresh`, { refresh_token: lastRefresh[chain] });
+            if (response.status !== 200) throw new Error(`refresh answered ${response.status}`);
+            lastRefresh[chain] = String(response.body.refresh_token);
+          } catch (error) {
+            if (error instanceof TypeError) return; // the connection died with the server
+            throw error;
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 700));
+      first.child.kill('SIGKILL');
+      await first.exited;
+      stop = true;
+      await Promise.all([registering, ...refreshing]);
+      assert.ok(acknowledgedUsers.length > 0, 'some registrations were acknowledged before the kill');
+
+      const second = await startServer(env, t);
+      for (const user of acknowledgedUsers) {
+        assert.equal((await post(`${second.url}/auth/login`, user)).status, 200, `${user.username} was acknowledged, so it must log in`);
+      }
+      const sessions = await readSessions(databaseUrl);
+      for (const token of lastRefresh) {
+        const { sid, jti } = decodeJwt(token).payload;
+        const session = sessions.get(String(sid));
+        assert.ok(session, 'the session survived');
+        // The last acknowledged token is current, or was rotated by a request whose answer was
+        // lost in the crash: then it is the previous one, and the successor is the only live one.
+        assert.ok(session.refresh_jti === jti || session.previous_jti === jti, 'one line of rotation, no fork');
+        const again = await post(`${second.url}/auth/refresh`, { refresh_token: token });
+        assert.equal(again.status, 200, 'the client can carry on with the last token it was given');
+      }
+    });
+  });
+}
+
+async function readSessions(databaseUrl: string): Promise<Map<string, { refresh_jti: string; previous_jti: string | null }>> {
+  type Row = { id: string; refresh_jti: string; previous_jti: string | null };
+  let rows: Row[];
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new SqliteDatabase(databaseUrl.slice('sqlite:'.length), { readonly: true });
+    rows = db.prepare('select id, refresh_jti, previous_jti from sessions').all() as Row[];
+    db.close();
+  } else {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    rows = (await client.query<Row>('select id, refresh_jti, previous_jti from sessions')).rows;
+    await client.end();
+  }
+  return new Map(rows.map((r) => [r.id, r]));
+}
