@@ -7,9 +7,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type DestinationStream, pino } from 'pino';
-import { type CoreOptions, createCore } from './core/create-core.js';
-import type { SessionService } from './core/sessions.js';
+import { systemClock } from './clock.js';
+import { type Core, type CoreOptions, createCore } from './core/create-core.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { perIpLimit } from './http/rate-limit.js';
 import { authRoutes } from './http/routes/auth.js';
 import { healthRoutes } from './http/routes/health.js';
 import { sessionRoutes } from './http/routes/sessions.js';
@@ -40,11 +41,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
     options.logStream ?? pino.destination(1),
   );
-  const { accounts, sessions } = await createCore({
-    ...options,
-    warn: (message, context) => logger.warn(context, message),
-  });
-  const services: Services = { config, accounts, sessions, health: stores.health };
+  const clock = options.clock ?? systemClock;
+  const core = await createCore({ ...options, clock, warn: (message, context) => logger.warn(context, message) });
+  const services: Services = {
+    config,
+    accounts: core.accounts,
+    sessions: core.sessions,
+    health: stores.health,
+    limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
+  };
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -88,7 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(userRoutes, services);
   await app.register(healthRoutes, services);
 
-  startPurgeTimer(app, sessions, config.purgeIntervalSeconds);
+  startPurgeTimer(app, core, config.purgeIntervalSeconds);
   return app;
 }
 
@@ -111,11 +116,11 @@ function trustHops(hops: number) {
   return (_address: string, hop: number) => hop < hops;
 }
 
-function startPurgeTimer(app: FastifyInstance, sessions: SessionService, seconds: number): void {
+function startPurgeTimer(app: FastifyInstance, core: Core, seconds: number): void {
   let timer: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     timer = setInterval(() => {
-      sessions.purgeExpired().catch((error: unknown) => app.log.warn({ err: error }, 'purge of expired rows failed'));
+      core.purgeExpired().catch((error: unknown) => app.log.warn({ err: error }, 'purge of expired rows failed'));
     }, seconds * 1000);
     timer.unref();
   });

@@ -76,8 +76,8 @@ async function migrate({ config }: LoadedConfig): Promise<number> {
 async function purge({ config }: LoadedConfig): Promise<number> {
   const core = await openCore(config);
   try {
-    const purged = await core.sessions.purgeExpired();
-    console.log(`Purged ${purged.sessions} sessions and ${purged.revocations} revocations.`);
+    const purged = await core.purgeExpired();
+    console.log(`Purged ${purged.sessions} sessions, ${purged.revocations} revocations and ${purged.counters} rate-limit windows.`);
     return 0;
   } finally {
     await core.close();

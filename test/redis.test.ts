@@ -86,4 +86,21 @@ describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('po
     const onB = await whoami(b.app, tokens.access_token);
     assert.equal(json(onB).error, 'token_revoked', 'B still trusts its Redis, yet refuses the token');
   });
+
+  it('keeps rate-limit counters in Redis, and still limits from the database while Redis is away', async (t) => {
+    const proxy = await startProxy(redisPort);
+    t.after(() => proxy.close());
+    const test = await startApp(t, 'postgres+redis', { env: { REDIS_URL: proxy.url(REDIS_TEST_URL), RATE_LIMIT_PER_IP: '4' } });
+    const redis = new Redis(REDIS_TEST_URL);
+    t.after(() => redis.disconnect());
+    const register = (i: number) =>
+      test.app.inject({ method: 'POST', url: '/auth/register', remoteAddress: '10.3.0.1', payload: { username: `rl${i}`, email: `rl${i}@example.com`, password: 'correct horse battery staple' } });
+    assert.equal((await register(0)).statusCode, 201);
+    assert.ok((await redis.keys(`${test.redisPrefix}rate:*`)).length > 0, 'the counter lives in Redis');
+    await proxy.cut();
+    await waitFor(() => test.stores.redis?.client.status !== 'ready', 'the client to notice');
+    const codes = [];
+    for (let i = 1; i <= 5; i++) codes.push((await register(i)).statusCode);
+    assert.deepEqual(codes.slice(-1), [429], codes.join(','));
+  });
 });

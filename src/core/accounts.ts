@@ -17,6 +17,7 @@ import {
 } from './identity.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { type PasswordRules, passwordProblems } from './password-policy.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { ClientInfo, Principal, SessionService, TokenPair } from './sessions.js';
 
 export interface Registration {
@@ -35,6 +36,7 @@ export interface AccountServiceOptions {
   clock: Clock;
   /** Operator warnings; never given a password or a hash. */
   warn: (message: string, context: Record<string, unknown>) => void;
+  throttle: LoginThrottle;
 }
 
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -78,14 +80,22 @@ export class AccountService {
   }
 
   /** Checks a password login and returns the user; does not open a session. */
-  async verifyCredentials(identifier: LoginIdentifier, password: string): Promise<UserRecord> {
+  async verifyCredentials(identifier: LoginIdentifier, password: string, client: ClientInfo): Promise<UserRecord> {
     const user = await this.findByIdentifier(identifier);
+    const account = user ? `user:${user.id}` : `unknown:${identityKey('email' in identifier ? identifier.email : identifier.username)}`;
+    const ip = client.ip ?? 'unknown';
+    await this.o.throttle.assertAllowed(account, ip);
     if (!user || !this.o.hasher.canVerify(user.passwordHash)) {
       if (user) this.o.warn('stored password hash is in an unknown format; login refused', { userId: user.id });
       await this.o.hasher.verifyDummy(password);
+      await this.o.throttle.recordFailure(account, ip);
       throw invalidCredentials();
     }
-    if (!(await this.o.hasher.verify(user.passwordHash, password))) throw invalidCredentials();
+    if (!(await this.o.hasher.verify(user.passwordHash, password))) {
+      await this.o.throttle.recordFailure(account, ip);
+      throw invalidCredentials();
+    }
+    await this.o.throttle.recordSuccess(account, ip);
     // Only someone who knows the password learns that the account is disabled.
     if (user.disabled) throw new AppError('account_disabled', 'This account has been disabled.');
     if (this.o.hasher.needsRehash(user.passwordHash)) {
@@ -96,7 +106,7 @@ export class AccountService {
   }
 
   async login(identifier: LoginIdentifier, password: string, client: ClientInfo): Promise<TokenPair> {
-    const user = await this.verifyCredentials(identifier, password);
+    const user = await this.verifyCredentials(identifier, password, client);
     return this.o.sessions.open(user, client);
   }
 

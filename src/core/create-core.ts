@@ -5,6 +5,7 @@ import type { Stores } from '../store/types.js';
 import { hmacKeyRing } from '../tokens/keys.js';
 import { createTokenService } from '../tokens/token-service.js';
 import { AccountService } from './accounts.js';
+import { LoginThrottle } from './login-throttle.js';
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.js';
 import { SessionService } from './sessions.js';
 import { werkzeugVerifier } from './werkzeug-hashes.js';
@@ -12,6 +13,8 @@ import { werkzeugVerifier } from './werkzeug-hashes.js';
 export interface Core {
   accounts: AccountService;
   sessions: SessionService;
+  /** Deletes what has expired: sessions, revocations and rate-limit windows. */
+  purgeExpired(): Promise<{ sessions: number; revocations: number; counters: number }>;
 }
 
 export interface CoreOptions {
@@ -46,6 +49,18 @@ export async function createCore({ config, stores, clock = systemClock, hasher, 
     passwordRules: config.password,
     clock,
     warn: warn ?? ((message, context) => console.warn(message, context)),
+    throttle: new LoginThrottle(
+      stores.counters,
+      {
+        perAccountAndIp: config.rateLimits.loginFailuresPerAccountAndIp,
+        perAccount: config.rateLimits.loginFailuresPerAccount,
+      },
+      clock,
+    ),
   });
-  return { accounts, sessions };
+  const purgeExpired = async () => {
+    const [purged, counters] = await Promise.all([sessions.purgeExpired(), stores.counters.purge(clock.now())]);
+    return { ...purged, counters };
+  };
+  return { accounts, sessions, purgeExpired };
 }

@@ -1,4 +1,4 @@
-import type { FastifyRequest, preValidationHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler, preValidationHookHandler } from 'fastify';
 import type { Config } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
 import type { ClientInfo, SessionService } from '../core/sessions.js';
@@ -10,6 +10,8 @@ export interface Services {
   accounts: AccountService;
   sessions: SessionService;
   health: readonly HealthCheck[];
+  /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
+  limitPerIp(bucket: string): onRequestHookHandler;
 }
 
 export function clientInfo(request: FastifyRequest): ClientInfo {

@@ -17,7 +17,7 @@ export async function openStores(config: Config, options: OpenOptions): Promise<
       ? await openSqliteStores(target.file, options)
       : await openPostgresStores({ url: target.url, migrate: options.migrate, timeoutMs: config.storeTimeoutMs });
   if (!config.redisUrl) return { ...stores, revocations: stores.durableRevocations };
-  const mirror = createRedisMirror(stores.durableRevocations, {
+  const mirror = createRedisMirror(stores.durableRevocations, stores.counters, {
     url: config.redisUrl,
     prefix: config.redisPrefix,
     timeoutMs: Math.min(config.storeTimeoutMs, 1000),
@@ -26,6 +26,7 @@ export async function openStores(config: Config, options: OpenOptions): Promise<
   return {
     ...stores,
     revocations: mirror.revocations,
+    counters: mirror.counters,
     health: [...stores.health, mirror.health],
     redis: mirror,
     close: async () => {

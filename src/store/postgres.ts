@@ -4,7 +4,13 @@ import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
-import { createRevocationStore, createSessionStore, createUserStore, type Dialect } from './sql-stores.js';
+import {
+  createCounterStore,
+  createRevocationStore,
+  createSessionStore,
+  createUserStore,
+  type Dialect,
+} from './sql-stores.js';
 import type { EngineStores } from './types.js';
 
 const INT8_OID = 20;
@@ -55,6 +61,7 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
     users: createUserStore(db, postgresDialect),
     sessions: createSessionStore(db),
     durableRevocations: createRevocationStore(db),
+    counters: createCounterStore(db),
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     close: () => db.destroy(),
   };

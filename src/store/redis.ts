@@ -10,7 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { DurableRevocationStore, HealthCheck, RevocationStore } from './types.js';
+import { windowOf } from './sql-stores.js';
+import type { CounterStore, DurableRevocationStore, HealthCheck, RevocationStore } from './types.js';
 
 export interface RedisMirrorOptions {
   url: string;
@@ -23,6 +24,8 @@ export interface RedisMirrorOptions {
 
 export interface RedisMirror {
   revocations: RevocationStore;
+  /** Rate-limit counters in Redis, falling back to the database's while Redis cannot be reached. */
+  counters: CounterStore;
   health: HealthCheck;
   client: Redis;
   /** Copies the durable list into Redis and marks it synced; resolves false if another instance holds the lock. */
@@ -32,7 +35,11 @@ export interface RedisMirror {
 
 const RESYNC_PAGE = 1000;
 
-export function createRedisMirror(durable: DurableRevocationStore, options: RedisMirrorOptions): RedisMirror {
+export function createRedisMirror(
+  durable: DurableRevocationStore,
+  durableCounters: CounterStore,
+  options: RedisMirrorOptions,
+): RedisMirror {
   const now = options.now ?? Date.now;
   const key = (suffix: string) => `${options.prefix}${suffix}`;
   const SYNCED = key('revocations:synced');
@@ -114,8 +121,39 @@ export function createRedisMirror(durable: DurableRevocationStore, options: Redi
     purge: (nowMs) => durable.purge(nowMs),
   };
 
+  const counterKey = (windowKey: string) => key(`rate:${windowKey}`);
+  const counters: CounterStore = {
+    async hit(name, windowMs, nowMs) {
+      if (client.status !== 'ready') return durableCounters.hit(name, windowMs, nowMs);
+      const { windowKey, resetAt } = windowOf(name, windowMs, nowMs);
+      try {
+        const results = await client.multi().incr(counterKey(windowKey)).pexpireat(counterKey(windowKey), resetAt).exec();
+        const count = results?.[0]?.[1];
+        if (typeof count !== 'number') throw new Error('unexpected INCR reply');
+        return { count, resetAt };
+      } catch {
+        return durableCounters.hit(name, windowMs, nowMs);
+      }
+    },
+    async peek(name, windowMs, nowMs) {
+      if (client.status !== 'ready') return durableCounters.peek(name, windowMs, nowMs);
+      const { windowKey, resetAt } = windowOf(name, windowMs, nowMs);
+      try {
+        return { count: Number((await client.get(counterKey(windowKey))) ?? 0), resetAt };
+      } catch {
+        return durableCounters.peek(name, windowMs, nowMs);
+      }
+    },
+    async reset(name, windowMs, nowMs) {
+      await durableCounters.reset(name, windowMs, nowMs);
+      if (client.status === 'ready') await client.del(counterKey(windowOf(name, windowMs, nowMs).windowKey)).catch(() => 0);
+    },
+    purge: (nowMs) => durableCounters.purge(nowMs),
+  };
+
   return {
     revocations,
+    counters,
     client,
     resync,
     health: {

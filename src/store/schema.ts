@@ -34,8 +34,15 @@ export interface RevokedTokensTable {
   expires_at: number;
 }
 
+export interface RateCountersTable {
+  key: string;
+  count: number;
+  reset_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   revoked_tokens: RevokedTokensTable;
+  rate_counters: RateCountersTable;
 }

@@ -2,9 +2,10 @@
  * The user, session and revocation stores over Kysely: one query API for SQLite and PostgreSQL.
  * What differs between the engines (opening, error codes) lives in sqlite.ts and postgres.ts.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Database, SessionsTable, UsersTable } from './schema.js';
 import type {
+  CounterStore,
   DurableRevocationStore,
   NewUser,
   Rotation,
@@ -276,6 +277,40 @@ export function createRevocationStore(db: Kysely<Database>): DurableRevocationSt
     },
     async purge(now) {
       const result = await db.deleteFrom('revoked_tokens').where('expires_at', '<=', now).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
+
+/** The counter for `key` in the fixed window that contains `now`. */
+export function windowOf(key: string, windowMs: number, now: number): { windowKey: string; resetAt: number } {
+  const index = Math.floor(now / windowMs);
+  return { windowKey: `${key}@${index}`, resetAt: (index + 1) * windowMs };
+}
+
+export function createCounterStore(db: Kysely<Database>): CounterStore {
+  return {
+    async hit(key, windowMs, now) {
+      const { windowKey, resetAt } = windowOf(key, windowMs, now);
+      // One atomic upsert: concurrent hits from any number of instances all count.
+      const row = await db
+        .insertInto('rate_counters')
+        .values({ key: windowKey, count: 1, reset_at: resetAt })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ count: sql<number>`rate_counters.count + 1` }))
+        .returning('count')
+        .executeTakeFirstOrThrow();
+      return { count: Number(row.count), resetAt };
+    },
+    async peek(key, windowMs, now) {
+      const { windowKey, resetAt } = windowOf(key, windowMs, now);
+      const row = await db.selectFrom('rate_counters').select('count').where('key', '=', windowKey).executeTakeFirst();
+      return { count: row ? Number(row.count) : 0, resetAt };
+    },
+    async reset(key, windowMs, now) {
+      await db.deleteFrom('rate_counters').where('key', '=', windowOf(key, windowMs, now).windowKey).execute();
+    },
+    async purge(now) {
+      const result = await db.deleteFrom('rate_counters').where('reset_at', '<=', now).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
   };

@@ -5,7 +5,13 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
-import { createRevocationStore, createSessionStore, createUserStore, type Dialect } from './sql-stores.js';
+import {
+  createCounterStore,
+  createRevocationStore,
+  createSessionStore,
+  createUserStore,
+  type Dialect,
+} from './sql-stores.js';
 import type { EngineStores } from './types.js';
 
 const sqliteDialect: Dialect = {
@@ -35,6 +41,7 @@ export async function openSqliteStores(file: string, options: { migrate: boolean
     users: createUserStore(db, sqliteDialect),
     sessions: createSessionStore(db),
     durableRevocations: createRevocationStore(db),
+    counters: createCounterStore(db),
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     close: () => db.destroy(),
   };

@@ -110,6 +110,21 @@ export interface DurableRevocationStore extends RevocationStore {
   listLive(now: number, afterJti: string, limit: number): Promise<{ jti: string; expiresAt: number }[]>;
 }
 
+export interface CounterWindow {
+  count: number;
+  /** When the current window ends and the count starts again from zero. */
+  resetAt: number;
+}
+
+/** Fixed-window counters for rate limits, shared by every instance that shares the store. */
+export interface CounterStore {
+  /** Adds one to `key` in the window containing `now` and returns the new count. */
+  hit(key: string, windowMs: number, now: number): Promise<CounterWindow>;
+  peek(key: string, windowMs: number, now: number): Promise<CounterWindow>;
+  reset(key: string, windowMs: number, now: number): Promise<void>;
+  purge(now: number): Promise<number>;
+}
+
 export interface HealthCheck {
   name: string;
   /** Without a critical dependency the service cannot answer correctly (503); without another it is degraded. */
@@ -123,6 +138,7 @@ export interface EngineStores {
   users: UserStore;
   sessions: SessionStore;
   durableRevocations: DurableRevocationStore;
+  counters: CounterStore;
   health: HealthCheck[];
   close(): Promise<void>;
 }

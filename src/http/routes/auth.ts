@@ -21,10 +21,14 @@ const tokensBody = (pair: TokenPair) => ({
 export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, services) => {
   const { accounts, sessions, config } = services;
   const bodies = bodySchemas(config);
+  const registerLimit = services.limitPerIp('register');
+  const loginLimit = services.limitPerIp('login');
+  const refreshLimit = services.limitPerIp('refresh');
 
   app.post(
     '/auth/register',
     {
+      onRequest: registerLimit,
       schema: {
         tags: ['auth'],
         summary: 'Create an account',
@@ -44,6 +48,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
   app.post(
     '/auth/login',
     {
+      onRequest: loginLimit,
       schema: {
         tags: ['auth'],
         summary: 'Log in with username or email and password; opens a session',
@@ -127,10 +132,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
     }
     return tokensBody(await sessions.refresh(token));
   };
-  app.get('/auth/refresh', { schema: refreshSchema }, (request) => refresh(request, undefined));
+  app.get('/auth/refresh', { onRequest: refreshLimit, schema: refreshSchema }, (request) => refresh(request, undefined));
   app.post(
     '/auth/refresh',
-    { preValidation: emptyBodyAsObject, schema: { ...refreshSchema, body: RefreshTokenBody } },
+    { onRequest: refreshLimit, preValidation: emptyBodyAsObject, schema: { ...refreshSchema, body: RefreshTokenBody } },
     (request) => refresh(request, request.body.refresh_token),
   );
 

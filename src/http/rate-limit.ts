@@ -1,0 +1,16 @@
+/** Per-address request limits on the routes that take credentials (register, login, refresh). */
+import type { onRequestHookHandler } from 'fastify';
+import type { Clock } from '../clock.js';
+import type { RateLimit } from '../config.js';
+import { tooMany } from '../core/login-throttle.js';
+import type { CounterStore } from '../store/types.js';
+
+export function perIpLimit(counters: CounterStore, bucket: string, limit: RateLimit, clock: Clock): onRequestHookHandler {
+  const windowMs = limit.windowSeconds * 1000;
+  return async (request) => {
+    // request.ip honours TRUST_PROXY: X-Forwarded-For is believed only from configured proxies.
+    const now = clock.now();
+    const window = await counters.hit(`ip:${bucket}:${request.ip}`, windowMs, now);
+    if (window.count > limit.max) throw tooMany(window.resetAt - now);
+  };
+}
