@@ -15,6 +15,7 @@ import { authRoutes } from './http/routes/auth.js';
 import { healthRoutes } from './http/routes/health.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { userRoutes } from './http/routes/users.js';
+import { wellKnownRoutes } from './http/routes/wellknown.js';
 import type { Services } from './http/services.js';
 import { createValidatorCompiler } from './http/validation.js';
 
@@ -49,6 +50,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     sessions: core.sessions,
     health: stores.health,
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
+    jwks: () => core.tokens.jwks(),
   };
 
   const app = Fastify({
@@ -92,8 +94,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(sessionRoutes, services);
   await app.register(userRoutes, services);
   await app.register(healthRoutes, services);
+  await app.register(wellKnownRoutes, services);
 
-  startPurgeTimer(app, core, config.purgeIntervalSeconds);
+  startTimers(app, core, config.purgeIntervalSeconds);
   return app;
 }
 
@@ -116,13 +119,27 @@ function trustHops(hops: number) {
   return (_address: string, hop: number) => hop < hops;
 }
 
-function startPurgeTimer(app: FastifyInstance, core: Core, seconds: number): void {
-  let timer: NodeJS.Timeout | undefined;
+/** How often a running server looks for a key rotation made by the CLI or another instance. */
+const KEY_RELOAD_MS = 10_000;
+
+function startTimers(app: FastifyInstance, core: Core, purgeSeconds: number): void {
+  const timers: NodeJS.Timeout[] = [];
   app.addHook('onReady', async () => {
-    timer = setInterval(() => {
-      core.purgeExpired().catch((error: unknown) => app.log.warn({ err: error }, 'purge of expired rows failed'));
-    }, seconds * 1000);
-    timer.unref();
+    timers.push(
+      setInterval(() => {
+        core.purgeExpired().catch((error: unknown) => app.log.warn({ err: error }, 'purge of expired rows failed'));
+      }, purgeSeconds * 1000),
+      setInterval(() => {
+        try {
+          if (core.reloadKeysIfChanged()) app.log.info('signing keys reloaded after a rotation');
+        } catch (error) {
+          app.log.error({ err: error }, 'could not reload signing keys; keeping the current ones');
+        }
+      }, KEY_RELOAD_MS),
+    );
+    for (const timer of timers) timer.unref();
   });
-  app.addHook('onClose', async () => clearInterval(timer));
+  app.addHook('onClose', async () => {
+    for (const timer of timers) clearInterval(timer);
+  });
 }

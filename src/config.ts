@@ -41,8 +41,8 @@ export interface Config {
     accessTtlSeconds: number;
     refreshTtlSeconds: number;
     leewaySeconds: number;
-    /** PEM file with the private key for EdDSA/ES256/RS256; generated into DATA_DIR when unset. */
-    privateKeyFile: string | undefined;
+    /** Where EdDSA/ES256/RS256 keys live (generated there on first start); share it between instances. */
+    keysDir: string;
   };
   refreshReuseIntervalSeconds: number;
   bodyLimitBytes: number;
@@ -153,7 +153,7 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
       accessTtlSeconds,
       refreshTtlSeconds,
       leewaySeconds: integer('JWT_LEEWAY', 5, 0, 300),
-      privateKeyFile: env.JWT_PRIVATE_KEY_FILE ? resolve(cwd, env.JWT_PRIVATE_KEY_FILE) : undefined,
+      keysDir: env.JWT_KEYS_DIR ? resolve(cwd, env.JWT_KEYS_DIR) : join(dataDir, 'keys'),
     },
     refreshReuseIntervalSeconds: integer('REFRESH_REUSE_INTERVAL', 10, 0, 3600),
     bodyLimitBytes: integer('BODY_LIMIT', 16 * 1024, 1024, 1024 * 1024),

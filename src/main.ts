@@ -16,6 +16,7 @@ import { systemClock } from './clock.js';
 import { importFlaskUsers } from './core/flask-import.js';
 import { readFlaskUsers } from './store/flask-source.js';
 import { openStores } from './store/open.js';
+import { rotateKeys } from './tokens/key-source.js';
 
 const USAGE = `Usage: tessera <command>
 
@@ -25,6 +26,7 @@ const USAGE = `Usage: tessera <command>
   user create --username U --email E [--admin]  add a user; the password comes from stdin or a prompt
   user promote U --role ROLE                    give a user a role (e.g. admin)
   import flask <path-to-db.sqlite3>             import the Flask app's users, keeping ids and passwords
+  keys rotate                                   make a new signing key (EdDSA/ES256/RS256); old ones verify until their tokens expire
 
 Configuration comes from the environment and ./.env; see the README.`;
 
@@ -49,6 +51,9 @@ async function main(argv: string[]): Promise<number> {
       return user(loaded, rest);
     case 'import':
       return importUsers(loaded, rest);
+    case 'keys':
+      if (rest.length !== 1 || rest[0] !== 'rotate') throw new UsageError('keys takes: rotate');
+      return rotate(loaded);
     default:
       throw new UsageError(`Unknown command: ${command}`);
   }
@@ -140,6 +145,12 @@ async function importUsers({ config }: LoadedConfig, args: string[]): Promise<nu
   } finally {
     await stores.close();
   }
+}
+
+function rotate({ config }: LoadedConfig): number {
+  const { kid, dropped } = rotateKeys(config, Date.now());
+  console.log(`New signing key ${kid}; ${dropped} expired key(s) dropped. Running servers pick it up within 10 seconds.`);
+  return 0;
 }
 
 function describe(error: unknown): string {

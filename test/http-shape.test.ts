@@ -82,6 +82,7 @@ for (const engine of ENGINES) {
         'GET /auth/refresh',
         'GET /auth/revoke_token',
         'GET /auth/sessions',
+        'GET /.well-known/jwks.json',
         'GET /auth/whoami',
         'GET /health',
         'GET /ready',

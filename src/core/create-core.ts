@@ -2,8 +2,8 @@
 import { type Clock, systemClock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Stores } from '../store/types.js';
-import { hmacKeyRing } from '../tokens/keys.js';
-import { createTokenService } from '../tokens/token-service.js';
+import { keysVersion, loadKeys } from '../tokens/key-source.js';
+import { createTokenService, type TokenService } from '../tokens/token-service.js';
 import { AccountService } from './accounts.js';
 import { LoginThrottle } from './login-throttle.js';
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.js';
@@ -13,8 +13,11 @@ import { werkzeugVerifier } from './werkzeug-hashes.js';
 export interface Core {
   accounts: AccountService;
   sessions: SessionService;
+  tokens: TokenService;
   /** Deletes what has expired: sessions, revocations and rate-limit windows. */
   purgeExpired(): Promise<{ sessions: number; revocations: number; counters: number }>;
+  /** Picks up a key rotation made by `tessera keys rotate` (or another instance); true if keys changed. */
+  reloadKeysIfChanged(): boolean;
 }
 
 export interface CoreOptions {
@@ -28,7 +31,7 @@ export interface CoreOptions {
 
 export async function createCore({ config, stores, clock = systemClock, hasher, warn }: CoreOptions): Promise<Core> {
   const tokens = createTokenService({
-    keys: hmacKeyRing(config.secretKey),
+    keys: loadKeys(config, clock.now()),
     issuer: config.jwt.issuer,
     leewaySeconds: config.jwt.leewaySeconds,
   });
@@ -62,5 +65,13 @@ export async function createCore({ config, stores, clock = systemClock, hasher, 
     const [purged, counters] = await Promise.all([sessions.purgeExpired(), stores.counters.purge(clock.now())]);
     return { ...purged, counters };
   };
-  return { accounts, sessions, purgeExpired };
+  let loadedVersion = keysVersion(config);
+  const reloadKeysIfChanged = () => {
+    const version = keysVersion(config);
+    if (version === loadedVersion) return false;
+    tokens.useKeys(loadKeys(config, clock.now()));
+    loadedVersion = version;
+    return true;
+  };
+  return { accounts, sessions, tokens, purgeExpired, reloadKeysIfChanged };
 }

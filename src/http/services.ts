@@ -12,6 +12,7 @@ export interface Services {
   health: readonly HealthCheck[];
   /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
   limitPerIp(bucket: string): onRequestHookHandler;
+  jwks(): readonly object[];
 }
 
 export function clientInfo(request: FastifyRequest): ClientInfo {

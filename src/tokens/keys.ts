@@ -2,7 +2,7 @@
  * Signing keys. Every token names its key with `kid`, so a verifier can hold several keys at once
  * and a key can be replaced without refusing the tokens it already signed.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type JsonWebKey } from 'node:crypto';
 import type { JwtAlgorithm } from '../config.js';
 
 export interface SigningKey {
@@ -22,6 +22,8 @@ export interface VerificationKey {
 export interface KeyRing {
   signing: SigningKey;
   verification: readonly VerificationKey[];
+  /** Public keys to publish at /.well-known/jwks.json; never a symmetric secret. */
+  jwks: readonly (JsonWebKey & { kid: string })[];
 }
 
 /**
@@ -33,5 +35,6 @@ export function hmacKeyRing(secret: string): KeyRing {
   return {
     signing: { kid, algorithm: 'HS256', privateKey: secret },
     verification: [{ kid, algorithm: 'HS256', publicKey: secret }],
+    jwks: [],
   };
 }

@@ -24,6 +24,10 @@ export interface TokenService {
   sign(claims: UnsignedClaims): string;
   /** Throws AppError `invalid_token` or `token_expired`; `nowMs` is the current time. */
   verify(token: string, nowMs: number): TokenClaims;
+  /** The public keys to publish: empty for HS256. */
+  jwks(): KeyRing['jwks'];
+  /** Switches to a new key ring (after a rotation); tokens signed by its older keys still verify. */
+  useKeys(keys: KeyRing): void;
 }
 
 type SyncVerifier = (token: string) => unknown;
@@ -31,31 +35,42 @@ type SyncVerifier = (token: string) => unknown;
 const invalid = (message: string) => new AppError('invalid_token', message);
 
 export function createTokenService(options: TokenServiceOptions): TokenService {
-  const { keys, issuer, leewaySeconds } = options;
-  const signer = createSigner({
-    key: keys.signing.privateKey,
-    algorithm: keys.signing.algorithm,
-    kid: keys.signing.kid,
-  });
-  const verifiers = new Map<string, SyncVerifier>();
-  for (const key of keys.verification) {
-    verifiers.set(
-      key.kid,
-      createVerifier({
-        key: key.publicKey,
-        algorithms: [key.algorithm],
-        requiredClaims: REQUIRED_CLAIMS,
-        allowedIss: issuer,
-        // Time is ours to check (below), with the injected clock.
-        ignoreExpiration: true,
-        ignoreNotBefore: true,
-        // Bounded cache of verified signatures; revocation is still checked on every request.
-        cache: 2048,
-      }),
-    );
-  }
+  const { issuer, leewaySeconds } = options;
+  let keys = options.keys;
+  let signer = createSigner({ key: keys.signing.privateKey, algorithm: keys.signing.algorithm, kid: keys.signing.kid });
+  let verifiers = new Map<string, SyncVerifier>();
+  const buildVerifiers = (ring: KeyRing) => {
+    const next = new Map<string, SyncVerifier>();
+    for (const key of ring.verification) {
+      next.set(
+        key.kid,
+        // A verifier per key, each accepting only its key's algorithm: an HS256 token made with
+        // an RSA public key as the secret, or `alg: none`, never reaches a matching verifier.
+        verifiers.get(key.kid) ??
+          createVerifier({
+            key: key.publicKey,
+            algorithms: [key.algorithm],
+            requiredClaims: REQUIRED_CLAIMS,
+            allowedIss: issuer,
+            // Time is ours to check (below), with the injected clock.
+            ignoreExpiration: true,
+            ignoreNotBefore: true,
+            // Bounded cache of verified signatures; revocation is still checked on every request.
+            cache: 2048,
+          }),
+      );
+    }
+    return next;
+  };
+  verifiers = buildVerifiers(keys);
 
   return {
+    jwks: () => keys.jwks,
+    useKeys(next) {
+      verifiers = buildVerifiers(next);
+      signer = createSigner({ key: next.signing.privateKey, algorithm: next.signing.algorithm, kid: next.signing.kid });
+      keys = next;
+    },
     sign(claims) {
       return signer({ ...claims, nbf: claims.iat, iss: issuer });
     },
