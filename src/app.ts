@@ -5,7 +5,10 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Duplex } from 'node:stream';
+import Fastify, {
+  type FastifyReply,
+  type FastifyRequest, type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type DestinationStream, pino } from 'pino';
 import { systemClock } from './clock.js';
 import { type Core, type CoreOptions, createCore } from './core/create-core.js';
@@ -39,9 +42,20 @@ export const REDACTED_PATHS = [
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, stores } = options;
   const logger = pino(
-    { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    {
+      level: config.logLevel,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      serializers: {
+        // The path without its query string: a client that puts a token in the URL must not
+        // put it in our logs too. Headers and bodies are never logged.
+        req: (request: FastifyRequest) => ({ method: request.method, path: request.url.split('?')[0], ip: request.ip }),
+        res: (reply: FastifyReply) => ({ statusCode: reply.statusCode }),
+        err: pino.stdSerializers.err,
+      },
+    },
     options.logStream ?? pino.destination(1),
   );
+  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
   const clock = options.clock ?? systemClock;
   const core = await createCore({ ...options, clock, warn: (message, context) => logger.warn(context, message) });
   const services: Services = {
@@ -55,8 +69,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    // Request bodies are never logged; per-request lines stay off the hot path.
-    logController: new LogController({ disableRequestLogging: true }),
+    // A line per request only at debug/trace: at info and above the hot path logs nothing.
+    logController: new LogController({ disableRequestLogging: !verbose }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy:
       typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
@@ -64,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 128 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -98,6 +113,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   startTimers(app, core, config.purgeIntervalSeconds);
   return app;
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (headers over 16 KiB, a
+ * malformed request line) still get the contract's JSON error, then the connection closes.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'payload_too_large', 'The request headers are too large.']
+      : [400, 'validation_failed', 'The request is not valid HTTP.'];
+  const body = JSON.stringify({ error: code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** JSON is the only body type; anything else is 415. An empty JSON body counts as no body. */

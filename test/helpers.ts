@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
@@ -58,8 +57,11 @@ export interface TestAppOptions {
   wrapStores?: (stores: Stores) => Stores;
 }
 
+/** Where teardown is registered: a test's context, or a suite's own list. */
+export type Teardown = { after(fn: () => unknown): void };
+
 /** Builds an app for one test and tears it, its store and its files down afterwards. */
-export async function startApp(t: TestContext, engine: Engine, options: TestAppOptions = {}): Promise<TestApp> {
+export async function startApp(t: Teardown, engine: Engine, options: TestAppOptions = {}): Promise<TestApp> {
   const dir = options.sameStoreAs?.dir ?? mkdtempSync(join(tmpdir(), 'tessera-test-'));
   let databaseUrl = options.sameStoreAs?.databaseUrl;
   if (databaseUrl === undefined) {
@@ -177,4 +179,16 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; pay
     header: JSON.parse(Buffer.from(header, 'base64url').toString()) as Record<string, unknown>,
     payload: JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>,
   };
+}
+
+/**
+ * Everything an attacker could hope to change, as one comparable value: every user with its
+ * hash, roles and flag, every live session with its refresh state, every live revocation.
+ * Rate-limit counters are left out: counting an attack is the defence, not a change.
+ */
+export async function snapshot(stores: Stores, now: number): Promise<string> {
+  const { users } = await stores.users.list(0, 10_000);
+  const sessions = await Promise.all(users.map((u) => stores.sessions.listLive(u.id, now)));
+  const revoked = await stores.durableRevocations.listLive(0, '', 1_000_000);
+  return JSON.stringify({ users, sessions, revoked });
 }

@@ -1,0 +1,68 @@
+/**
+ * Property-based fuzzing of every JSON body the API takes: whatever the body, the answer is
+ * never a 5xx, and an answer of 4xx never comes with a change to anything stored.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { InjectOptions } from 'fastify';
+import { bearer, json, login, newCredentials, register, signUpAdmin, snapshot, startApp, type TestApp, type Tokens } from './helpers.js';
+
+const FIELDS = ['username', 'email', 'password', 'refresh_token', 'scope', 'current_password', 'new_password', 'roles', 'disabled', '__proto__', 'constructor'];
+
+/** Bodies near the real ones (known field names, hostile values) and anything JSON at all. */
+const body = fc.oneof(
+  fc.dictionary(fc.constantFrom(...FIELDS), fc.oneof(fc.jsonValue(), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.constantFrom('', 'local', 'global', 'admin', "' OR 1=1 --", '\u0000', 'ａｄｍｉｎ'))),
+  fc.jsonValue({ maxDepth: 4 }),
+);
+
+describe('fuzzing every JSON body (fast-check)', () => {
+  const teardown: (() => unknown)[] = [];
+  let test: TestApp;
+  let tokens: Tokens;
+  let adminTokens: Tokens;
+  let memberId: string;
+  const member = newCredentials('fuzz');
+  before(async () => {
+    test = await startApp({ after: (fn) => teardown.push(fn) }, 'sqlite', { env: { RATE_LIMIT_PER_IP: '1000000' } });
+    memberId = await register(test.app, member);
+    tokens = await login(test.app, member);
+    adminTokens = (await signUpAdmin(test)).tokens;
+  });
+  after(async () => {
+    for (const fn of teardown.reverse()) await fn();
+  });
+
+  const endpoints: [string, () => Omit<InjectOptions, 'payload'>][] = [
+    ['POST /auth/register', () => ({ method: 'POST', url: '/auth/register' })],
+    ['POST /auth/login', () => ({ method: 'POST', url: '/auth/login' })],
+    ['POST /auth/refresh', () => ({ method: 'POST', url: '/auth/refresh' })],
+    ['POST /auth/revoke_token', () => ({ method: 'POST', url: '/auth/revoke_token', headers: bearer(tokens.access_token) })],
+    ['POST /auth/logout', () => ({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) })],
+    ['POST /auth/password', () => ({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token) })],
+    ['PATCH /users/{id}', () => ({ method: 'PATCH', url: `/users/${memberId}`, headers: bearer(adminTokens.access_token) })],
+  ];
+
+  for (const [name, request] of endpoints) {
+    it(`${name}: never a 5xx, and nothing stored changes on a 4xx`, async () => {
+      await fc.assert(
+        fc.asyncProperty(body, async (payload) => {
+          const before = await snapshot(test.stores, test.clock.now());
+          const response = await test.app.inject({
+            ...request(),
+            headers: { ...request().headers, 'content-type': 'application/json' },
+            payload: JSON.stringify(payload),
+          });
+          assert.ok(response.statusCode < 500, `${response.statusCode} ${response.body}`);
+          assert.equal(typeof json(response).error === 'string' || response.statusCode < 400, true);
+          if (response.statusCode >= 400) assert.equal(await snapshot(test.stores, test.clock.now()), before);
+          // A body that did log the member out or change it: sign in again for the next run.
+          if ((await test.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(tokens.access_token) })).statusCode !== 200) {
+            tokens = await login(test.app, member);
+          }
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+});
