@@ -79,10 +79,10 @@ for (const engine of ENGINES) {
       assert.deepEqual(operations, [
         'DELETE /auth/sessions/{id}',
         'DELETE /users/{id}',
+        'GET /.well-known/jwks.json',
         'GET /auth/refresh',
         'GET /auth/revoke_token',
         'GET /auth/sessions',
-        'GET /.well-known/jwks.json',
         'GET /auth/whoami',
         'GET /health',
         'GET /ready',

@@ -1,0 +1,287 @@
+/**
+ * npm run bench: Tessera against bare Fastify (and login against raw argon2id), measured side by
+ * side in one run. Each server is its own process, load comes from another, rounds alternate
+ * A B A B, and every figure reported is the median over the rounds. Loopback only, bounded in time.
+ * Writes bench/results/latest.json and docs/benchmark-chart.svg, and prints a Markdown table.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import type { LoadOptions, LoadResult } from './load.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PASSWORD = 'bench horse battery staple';
+const TSX = import.meta.resolve('tsx');
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+}
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+function start(args: string[], env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, cwd: env.DATA_DIR ?? ROOT });
+  children.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += String(chunk);
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match?.[1]) resolve({ url: match[1], child });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', () => reject(new Error(`server exited:\n${output}`)));
+  });
+}
+
+function tessera(env: Record<string, string>): Promise<Server> {
+  const dir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+  return start([join(ROOT, 'dist', 'main.js'), 'serve'], {
+    DATA_DIR: dir,
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_IP: '1000000000',
+    NODE_ENV: 'production',
+    ...env,
+  });
+}
+
+function load(options: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), JSON.stringify(options)]);
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => process.stderr.write(chunk));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult) : reject(new Error(`load exited ${code}`))));
+  });
+}
+
+async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+async function signIn(base: string, name = `bench${randomBytes(4).toString('hex')}`) {
+  const credentials = { username: name, email: `${name}@example.com`, password: PASSWORD };
+  await post(`${base}/auth/register`, credentials);
+  const tokens = (await post(`${base}/auth/login`, credentials)).tokens as { access_token: string; refresh_token: string };
+  return { credentials, tokens };
+}
+
+/** Samples the resident set of a process while `during` runs; returns the peak in MB. */
+async function peakRss<T>(pid: number, during: Promise<T>): Promise<[T, number]> {
+  let peak = 0;
+  const timer = setInterval(() => {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    peak = Math.max(peak, Number(match?.[1] ?? 0) / 1024);
+  }, 100);
+  try {
+    return [await during, peak];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
+
+interface Row {
+  scenario: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  baseline: string;
+  baselineRps: number;
+  ratio: number;
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+const rows: Row[] = [];
+
+/** Alternates A and B for ROUNDS rounds; the ratio is the median of the per-round ratios. */
+async function versus(scenario: string, a: () => Promise<LoadResult>, baseline: string, b: () => Promise<{ rps: number }>, target?: number) {
+  const as: LoadResult[] = [];
+  const ratios: number[] = [];
+  const bs: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const resultA = await a();
+    const resultB = await b();
+    as.push(resultA);
+    bs.push(resultB.rps);
+    ratios.push(resultA.rps / resultB.rps);
+    if (resultA.errors + resultA.non2xx > 0) console.error(`  ${scenario}: ${resultA.errors} errors, ${resultA.non2xx} non-2xx in round ${round + 1}`);
+  }
+  const ratio = median(ratios);
+  const row: Row = {
+    scenario,
+    rps: median(as.map((r) => r.rps)),
+    p50: median(as.map((r) => r.p50)),
+    p99: median(as.map((r) => r.p99)),
+    baseline,
+    baselineRps: median(bs),
+    ratio,
+    ...(target !== undefined && { target: `≥ ${target.toFixed(2)}`, met: ratio >= target }),
+  };
+  rows.push(row);
+  console.error(`  ${scenario}: ${row.rps.toFixed(0)} req/s vs ${row.baselineRps.toFixed(0)} (${baseline}) → ${ratio.toFixed(3)}`);
+  return row;
+}
+
+async function createDatabase(): Promise<string> {
+  const name = `tessera_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  process.on('exit', () => {
+    try {
+      execFileSync('psql', [POSTGRES, '-qc', `drop database if exists ${name} with (force)`], { stdio: 'ignore' });
+    } catch {
+      // best effort
+    }
+  });
+  const url = new URL(POSTGRES);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A SQLite store with `count` revoked entries, written straight into a migrated file. */
+async function storeWithRevocations(count: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-revoked-'));
+  execFileSync(process.execPath, [join(ROOT, 'dist', 'main.js'), 'migrate'], { env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: 'x'.repeat(40) } });
+  const db = new SqliteDatabase(join(dir, 'tessera.sqlite3'));
+  const insert = db.prepare('insert into revoked_tokens (jti, expires_at) values (?, ?)');
+  const far = Date.now() + 86400_000;
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) insert.run(randomUUID(), far);
+  })();
+  db.close();
+  return dir;
+}
+
+function chart(): string {
+  const ratioRows = rows.filter((r) => r.baseline !== 'p99 target');
+  const width = 760;
+  const bar = 26;
+  const left = 300;
+  const scale = (width - left - 60) / 1.2;
+  const height = 40 + ratioRows.length * (bar + 12) + 30;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">`,
+    `<text x="10" y="22" font-size="15" font-weight="bold">Tessera vs baseline (ratio of requests per second, median of ${ROUNDS} rounds)</text>`,
+  ];
+  ratioRows.forEach((row, i) => {
+    const y = 40 + i * (bar + 12);
+    const w = Math.max(1, Math.min(row.ratio, 1.2) * scale);
+    const colour = row.met === false ? '#c0392b' : row.met ? '#27ae60' : '#7f8c8d';
+    parts.push(`<text x="10" y="${y + 18}">${row.scenario} (vs ${row.baseline})</text>`);
+    parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${bar}" fill="${colour}"/>`);
+    parts.push(`<text x="${left + w + 6}" y="${y + 18}">${row.ratio.toFixed(2)}</text>`);
+    const target = row.target ? Number(row.target.replace(/[^\d.]/g, '')) : undefined;
+    if (target !== undefined) {
+      const x = left + target * scale;
+      parts.push(`<line x1="${x}" x2="${x}" y1="${y - 3}" y2="${y + bar + 3}" stroke="#000" stroke-dasharray="4 2"/>`);
+    }
+  });
+  const one = left + scale;
+  parts.push(`<line x1="${one}" x2="${one}" y1="32" y2="${height - 20}" stroke="#999"/>`);
+  parts.push(`<text x="${one - 8}" y="${height - 6}">1.0</text>`);
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+async function main() {
+  console.error(`Machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+  console.error(`Rounds: ${ROUNDS} × ${SECONDS} s each side, ${CONNECTIONS} connections`);
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+
+  const bare = await start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], {});
+  const bareWhoami = () => load({ url: `${bare.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: 'x' });
+
+  // whoami on SQLite, with the resident memory measured under that load
+  const sqlite = await tessera({});
+  const sqliteUser = await signIn(sqlite.url);
+  const whoamiSqlite = () => load({ url: `${sqlite.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sqliteUser.tokens.access_token });
+  let rss = 0;
+  await versus('whoami, SQLite', async () => {
+    const [result, peak] = await peakRss(sqlite.child.pid ?? 0, whoamiSqlite());
+    rss = Math.max(rss, peak);
+    return result;
+  }, 'bare Fastify', bareWhoami, 0.8);
+
+  // whoami on PostgreSQL with Redis
+  const shared = await tessera({ DATABASE_URL: await createDatabase(), REDIS_URL: REDIS, REDIS_PREFIX: `tessera-bench:${randomBytes(4).toString('hex')}:` });
+  const sharedUser = await signIn(shared.url);
+  await versus('whoami, PostgreSQL + Redis', () => load({ url: `${shared.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sharedUser.tokens.access_token }), 'bare Fastify', bareWhoami, 0.6);
+
+  // refresh: each connection follows its own rotation chain
+  const chains = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(sqlite.url)));
+  await versus('refresh, SQLite', () => load({ url: `${sqlite.url}/auth/refresh`, seconds: SECONDS, connections: CONNECTIONS, mode: 'refresh', tokens: chains.map((c) => c.tokens.refresh_token) }), 'bare Fastify', bareWhoami);
+
+  // login against the raw argon2id ceiling at the same parameters and pool size
+  const rawArgon2 = () =>
+    new Promise<{ rps: number }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'argon2-raw.ts'), String(SECONDS)]);
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk));
+      child.on('exit', () => resolve({ rps: (JSON.parse(out) as { perSecond: number }).perSecond }));
+    });
+  const loginLoad = (seconds = SECONDS) => load({ url: `${sqlite.url}/auth/login`, seconds, connections: 16, mode: 'login', credentials: sqliteUser.credentials });
+  await versus('login, SQLite', () => loginLoad(), 'raw argon2id verify', rawArgon2, 0.9);
+  await versus('register, SQLite', () => load({ url: `${sqlite.url}/auth/register`, seconds: SECONDS, connections: 16, mode: 'register' }), 'bare Fastify', bareWhoami);
+
+  // whoami while logins saturate the hashing threads: the event loop must stay free
+  const mixed: LoadResult[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const [, whoami] = await Promise.all([loginLoad(SECONDS + 1), new Promise((r) => setTimeout(r, 500)).then(whoamiSqlite)]);
+    mixed.push(whoami);
+  }
+  const mixedP99 = median(mixed.map((m) => m.p99));
+  rows.push({ scenario: 'whoami p99 during a login flood', rps: median(mixed.map((m) => m.rps)), p50: median(mixed.map((m) => m.p50)), p99: mixedP99, baseline: 'p99 target', baselineRps: 0, ratio: mixedP99, target: '≤ 10 ms', met: mixedP99 <= 10 });
+  console.error(`  whoami during logins: p99 ${mixedP99} ms`);
+
+  // whoami with a million revoked entries against an empty store
+  const crowded = await tessera({ DATA_DIR: await storeWithRevocations(1_000_000) });
+  const empty = await tessera({ DATA_DIR: await storeWithRevocations(0) });
+  const crowdedUser = await signIn(crowded.url);
+  const emptyUser = await signIn(empty.url);
+  await versus(
+    'whoami, 1,000,000 revoked',
+    () => load({ url: `${crowded.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: crowdedUser.tokens.access_token }),
+    'whoami, none revoked',
+    () => load({ url: `${empty.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: emptyUser.tokens.access_token }),
+    0.9,
+  );
+
+  const table = [
+    '| scenario | req/s | p50 ms | p99 ms | baseline | baseline req/s | ratio | target | met |',
+    '|---|---:|---:|---:|---|---:|---:|---|---|',
+    ...rows.map((r) =>
+      r.baseline === 'p99 target'
+        ? `| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | — | — | — | p99 ${r.target} | ${r.met ? 'yes' : 'no'} |`
+        : `| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.baseline} | ${r.baselineRps.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.target ?? '—'} | ${r.met === undefined ? '—' : r.met ? 'yes' : 'no'} |`,
+    ),
+    `| resident memory under whoami load | | | | | | ${rss.toFixed(0)} MB | ≤ 150 MB | ${rss <= 150 ? 'yes' : 'no'} |`,
+  ].join('\n');
+  console.log(table);
+  writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rssMb: rss, rows }, null, 2)}\n`);
+  writeFileSync(join(ROOT, 'docs', 'benchmark-chart.svg'), `${chart()}\n`);
+  process.exit(0);
+}
+
+await main();
