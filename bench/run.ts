@@ -50,8 +50,8 @@ function tessera(env: Record<string, string>): Promise<Server> {
   return start([join(ROOT, 'dist', 'main.js'), 'serve'], {
     DATA_DIR: dir,
     SECRET_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_IP: '1000000000',
+    LOG_LEVEL: 'info', // the level that prints the listening address; still no per-request lines
+    RATE_LIMIT_PER_IP: '1000000',
     NODE_ENV: 'production',
     ...env,
   });

@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement, sql } from 'kysely';
+import { createWriteCounter, type WriteCounter, withReadCache } from './sqlite-read-cache.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import {
@@ -21,7 +22,13 @@ const sqliteDialect: Dialect = {
     (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
 };
 
-export function openSqliteDb(file: string): Kysely<Database> {
+export function openSqliteDb(file: string, writes: WriteCounter = createWriteCounter()): Kysely<Database> {
+  return new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(openConnection(file), writes) }),
+  });
+}
+
+function openConnection(file: string): SqliteDatabase.Database {
   mkdirSync(dirname(file), { recursive: true });
   const connection = new SqliteDatabase(file);
   // WAL lets readers run beside the writer; FULL syncs each commit so an acknowledged
@@ -31,16 +38,53 @@ export function openSqliteDb(file: string): Kysely<Database> {
   connection.pragma('foreign_keys = ON');
   // Several processes may share the file (CLI beside a server): wait for a lock rather than fail.
   connection.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  return connection;
+}
+
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely's SQLite driver prepares every query afresh, which cost more than running it (a third
+ * of a whoami request, profiled). Queries built by the same code have the same SQL text, so a
+ * small cache keyed by that text makes each one a prepared statement. Statements run to
+ * completion synchronously, so reusing one is safe.
+ */
+function withStatementCache(connection: SqliteDatabase.Database, writes: WriteCounter): SqliteDatabaseLike {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => connection.close(),
+    prepare(sql) {
+      let statement = cache.get(sql);
+      if (statement === undefined) {
+        const prepared = connection.prepare(sql);
+        statement = prepared.reader
+          ? prepared
+          : {
+              reader: false,
+              all: (parameters) => (writes.bump(), prepared.all(parameters)),
+              run: (parameters) => (writes.bump(), prepared.run(parameters)),
+              iterate: (parameters) => (writes.bump(), prepared.iterate(parameters)),
+            };
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value ?? '');
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 export async function openSqliteStores(file: string, options: { migrate: boolean }): Promise<EngineStores> {
-  const db = openSqliteDb(file);
+  const connection = openConnection(file);
+  const writes = createWriteCounter();
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(connection, writes) }),
+  });
   if (options.migrate) await migrateToLatest(db);
+  const cached = withReadCache(connection, writes, createSessionStore(db), createRevocationStore(db));
   return {
     users: createUserStore(db, sqliteDialect),
-    sessions: createSessionStore(db),
-    durableRevocations: createRevocationStore(db),
+    sessions: cached.sessions,
+    durableRevocations: cached.revocations,
     counters: createCounterStore(db),
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     close: () => db.destroy(),

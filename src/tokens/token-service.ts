@@ -94,19 +94,26 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   };
 }
 
+// Every token a key signs has the same header segment, so a few entries cover all real traffic.
+const kidOfHeader = new Map<string, string>();
+const MAX_HEADERS = 64;
+
 /** The `kid` from the protected header, or '' when the header is unreadable or has none. */
 function readKid(token: string): string {
   const dot = token.indexOf('.');
   if (dot <= 0) return '';
+  const segment = token.slice(0, dot);
+  const known = kidOfHeader.get(segment);
+  if (known !== undefined) return known;
+  let kid = '';
   try {
-    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
-    if (header && typeof header === 'object' && 'kid' in header && typeof header.kid === 'string') {
-      return header.kid;
-    }
+    const header: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    if (header && typeof header === 'object' && 'kid' in header && typeof header.kid === 'string') kid = header.kid;
   } catch {
-    // Falls through: an unreadable header names no key.
+    // An unreadable header names no key.
   }
-  return '';
+  if (kidOfHeader.size < MAX_HEADERS) kidOfHeader.set(segment, kid);
+  return kid;
 }
 
 function describeTokenError(error: unknown): string {
