@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import {
@@ -47,7 +48,7 @@ export interface Config {
   refreshReuseIntervalSeconds: number;
   bodyLimitBytes: number;
   password: { minLength: number; maxLength: number };
-  argon2: { memoryKiB: number; iterations: number; parallelism: number };
+  argon2: { memoryKiB: number; iterations: number; parallelism: number; concurrency: number };
   rateLimits: {
     perIp: RateLimit;
     loginFailuresPerAccountAndIp: RateLimit;
@@ -163,6 +164,8 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
       memoryKiB: integer('ARGON2_MEMORY_KIB', 19456, 8192, 1048576),
       iterations: integer('ARGON2_ITERATIONS', 2, 1, 10),
       parallelism: integer('ARGON2_PARALLELISM', 1, 1, 16),
+      // One core stays free for requests: see limitConcurrency in core/password-hasher.ts.
+      concurrency: integer('HASH_CONCURRENCY', Math.max(1, availableParallelism() - 1), 1, 64),
     },
     rateLimits: {
       perIp: perMinute('RATE_LIMIT_PER_IP', 120),

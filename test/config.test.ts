@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -79,7 +79,7 @@ describe('loadConfig', () => {
     assert.equal(config.refreshReuseIntervalSeconds, 10);
     assert.equal(config.bodyLimitBytes, 16384);
     assert.deepEqual(config.password, { minLength: 8, maxLength: 256 });
-    assert.deepEqual(config.argon2, { memoryKiB: 19456, iterations: 2, parallelism: 1 });
+    assert.deepEqual(config.argon2, { memoryKiB: 19456, iterations: 2, parallelism: 1, concurrency: Math.max(1, availableParallelism() - 1) });
   });
 
   it('reports every bad value, one line each', () => {

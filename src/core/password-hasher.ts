@@ -10,6 +10,29 @@ export interface Argon2Params {
   memoryKiB: number;
   iterations: number;
   parallelism: number;
+  /** Hashes allowed to run at once; the rest wait their turn. */
+  concurrency: number;
+}
+
+/**
+ * At most `limit` tasks at once. argon2 runs on libuv's pool (4 threads by default): on a small
+ * machine four concurrent hashes starve the event loop of a core, and every authenticated
+ * request waits behind them. Capping hashes below the core count keeps one core for requests
+ * (and bounds the 19 MiB each hash holds).
+ */
+function limitConcurrency(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running += 1;
+    try {
+      return await task();
+    } finally {
+      running -= 1;
+      waiting.shift()?.();
+    }
+  };
 }
 
 export interface PasswordHasher {
@@ -40,17 +63,18 @@ export async function createPasswordHasher(
     parallelism: params.parallelism,
   } as const;
   const dummyHash = await argon2.hash(randomBytes(32).toString('base64url'), options);
+  const limited = limitConcurrency(params.concurrency);
 
   const verifyArgon2 = async (storedHash: string, password: string): Promise<boolean> => {
     try {
-      return await argon2.verify(storedHash, password);
+      return await limited(() => argon2.verify(storedHash, password));
     } catch {
       return false;
     }
   };
 
   return {
-    hash: (password) => argon2.hash(password, options),
+    hash: (password) => limited(() => argon2.hash(password, options)),
     async verify(storedHash, password) {
       if (storedHash.startsWith('$argon2')) return verifyArgon2(storedHash, password);
       const verifier = legacy.find((candidate) => candidate.accepts(storedHash));

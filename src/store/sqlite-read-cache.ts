@@ -54,37 +54,23 @@ export function withReadCache(
       seenWrites = own;
     }
   };
-  const remember = <V>(cache: Map<string, V>, key: string, value: V, writesBefore: number) => {
+  /** A cached answer of the current generation, or the store's answer, remembered if nothing wrote meanwhile. */
+  const cached = async <V>(cache: Map<string, V>, key: string, load: () => Promise<V>): Promise<V> => {
+    freshen();
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const writesBefore = writes.count();
+    const value = await load();
     // A write while the lookup ran makes its answer suspect: the next freshen() clears anyway.
-    if (writes.count() !== writesBefore) return;
-    if (cache.size >= MAX_ENTRIES) cache.clear();
-    cache.set(key, value);
+    if (writes.count() === writesBefore) {
+      if (cache.size >= MAX_ENTRIES) cache.clear();
+      cache.set(key, value);
+    }
+    return value;
   };
 
   return {
-    sessions: {
-      ...sessions,
-      async findWithUser(id) {
-        freshen();
-        const hit = sessionCache.get(id);
-        if (hit !== undefined) return hit;
-        const before = writes.count();
-        const value = await sessions.findWithUser(id);
-        remember(sessionCache, id, value, before);
-        return value;
-      },
-    },
-    revocations: {
-      ...revocations,
-      async isRevoked(jti) {
-        freshen();
-        const hit = revokedCache.get(jti);
-        if (hit !== undefined) return hit;
-        const before = writes.count();
-        const value = await revocations.isRevoked(jti);
-        remember(revokedCache, jti, value, before);
-        return value;
-      },
-    },
+    sessions: { ...sessions, findWithUser: (id) => cached(sessionCache, id, () => sessions.findWithUser(id)) },
+    revocations: { ...revocations, isRevoked: (jti) => cached(revokedCache, jti, () => revocations.isRevoked(jti)) },
   };
 }
