@@ -54,7 +54,7 @@ function tessera(env: Record<string, string>): Promise<Server> {
     RATE_LIMIT_PER_IP: '1000000',
     NODE_ENV: 'production',
     // As npm start sets it: see "Memory" in the README.
-    MALLOC_MMAP_THRESHOLD_: '131072',
+    MALLOC_ARENA_MAX: '1',
     ...env,
   });
 }
