@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
 import type { ClientInfo, SessionService } from '../core/sessions.js';
 import type { HealthCheck } from '../store/types.js';
+import type { KeyRing } from '../tokens/keys.js';
 
 /** What the route plugins are given: the core services, never the stores behind them. */
 export interface Services {
@@ -12,7 +13,7 @@ export interface Services {
   health: readonly HealthCheck[];
   /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
   limitPerIp(bucket: string): onRequestHookHandler;
-  jwks(): readonly object[];
+  jwks(): KeyRing['jwks'];
 }
 
 export function clientInfo(request: FastifyRequest): ClientInfo {

@@ -8,7 +8,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JwtAlgorithm } from '../config.js';
-import type { KeyRing, VerificationKey } from './keys.js';
+import type { KeyRing, PublicJwk, VerificationKey } from './keys.js';
 
 export type AsymmetricAlgorithm = Exclude<JwtAlgorithm, 'HS256'>;
 
@@ -27,12 +27,6 @@ export interface KeyRingOptions {
 }
 
 const INDEX = 'keyring.json';
-
-export interface PublicJwk extends JsonWebKey {
-  kid: string;
-  alg: string;
-  use: 'sig';
-}
 
 function generate(alg: AsymmetricAlgorithm): { privatePem: string; publicJwk: JsonWebKey } {
   const pair =
@@ -131,7 +125,8 @@ function toKeyRing(options: KeyRingOptions, stored: StoredKey[], now: number): K
       algorithm: entry.alg,
       publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     });
-    jwks.push({ ...publicKey.export({ format: 'jwk' }), kid: entry.kid, alg: entry.alg, use: 'sig' });
+    const jwk = publicKey.export({ format: 'jwk' });
+    jwks.push({ ...jwk, kty: jwk.kty ?? '', kid: entry.kid, alg: entry.alg, use: 'sig' });
     if (entry === signingEntry) signingPem = privatePem;
   }
   return {

@@ -19,11 +19,19 @@ export interface VerificationKey {
   publicKey: string;
 }
 
+/** A public key as published in the JWKS (RFC 7517). */
+export interface PublicJwk extends JsonWebKey {
+  kid: string;
+  kty: string;
+  alg: string;
+  use: 'sig';
+}
+
 export interface KeyRing {
   signing: SigningKey;
   verification: readonly VerificationKey[];
   /** Public keys to publish at /.well-known/jwks.json; never a symmetric secret. */
-  jwks: readonly (JsonWebKey & { kid: string })[];
+  jwks: readonly PublicJwk[];
 }
 
 /**

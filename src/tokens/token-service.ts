@@ -63,6 +63,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     return next;
   };
   verifiers = buildVerifiers(keys);
+  const kidOfHeader = new Map<string, string>();
 
   return {
     jwks: () => keys.jwks,
@@ -76,7 +77,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     },
     verify(token, nowMs) {
       if (token.length > MAX_TOKEN_LENGTH) throw invalid('The token is too large.');
-      const verifier = verifiers.get(readKid(token));
+      const verifier = verifiers.get(readKid(token, kidOfHeader));
       if (!verifier) throw invalid('The token was not signed by a key this service knows.');
       let payload: unknown;
       try {
@@ -94,12 +95,13 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   };
 }
 
-// Every token a key signs has the same header segment, so a few entries cover all real traffic.
-const kidOfHeader = new Map<string, string>();
 const MAX_HEADERS = 64;
 
-/** The `kid` from the protected header, or '' when the header is unreadable or has none. */
-function readKid(token: string): string {
+/**
+ * The `kid` from the protected header, or '' when the header is unreadable or has none.
+ * Every token a key signs has the same header segment, so a few memo entries cover all traffic.
+ */
+function readKid(token: string, kidOfHeader: Map<string, string>): string {
   const dot = token.indexOf('.');
   if (dot <= 0) return '';
   const segment = token.slice(0, dot);

@@ -31,7 +31,7 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<Services> = async (app, 
     async (_request, reply) => {
       // Keys change only by rotation, which keeps old keys published: a short cache is safe.
       reply.header('cache-control', 'public, max-age=300');
-      return { keys: jwks() as never };
+      return { keys: [...jwks()] };
     },
   );
 };
