@@ -68,8 +68,8 @@ for (const engine of ENGINES) {
       assert.equal(asAdminNow.statusCode, 200, 'roles are read from the store on each request');
       const badRole = await test.app.inject({ method: 'PATCH', url: `/users/${member.userId}`, headers: bearer(admin.tokens.access_token), payload: { roles: ['Not A Role!'] } });
       assert.equal(badRole.statusCode, 400);
-      for (const method of ['GET', 'DELETE'] as const) {
-        const missing = await test.app.inject({ method, url: '/users/no-such-user', headers: bearer(admin.tokens.access_token) });
+      for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+        const missing = await test.app.inject({ method, url: '/users/no-such-user', headers: bearer(admin.tokens.access_token), ...(method === 'PATCH' && { payload: { disabled: true } }) });
         assert.equal(missing.statusCode, 404);
         assert.equal(json(missing).error, 'not_found');
       }

@@ -4,7 +4,7 @@
  * message text; anything unexpected is logged and answered as a bare `internal`.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { AppError, StoreUnavailableError } from '../errors.js';
+import { AppError, StoreUnavailableError, validationFailed } from '../errors.js';
 import { fieldProblems } from './validation.js';
 
 const TOKEN_ERRORS = new Set(['invalid_token', 'token_expired', 'token_revoked', 'fresh_token_required']);
@@ -43,10 +43,7 @@ export function toAppError(error: unknown): AppError {
   }
   const fastifyError = error as Partial<FastifyError> & { validationContext?: string };
   if (Array.isArray(fastifyError.validation)) {
-    const part = fastifyError.validationContext ?? 'body';
-    const details = fieldProblems(fastifyError.validation as never, part);
-    const fields = [...new Set(details.map((d) => d.field))].join(', ');
-    return new AppError('validation_failed', `Some fields are not valid: ${fields}.`, { details });
+    return validationFailed(fieldProblems(fastifyError.validation as never, fastifyError.validationContext ?? 'body'));
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

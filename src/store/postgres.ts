@@ -1,16 +1,10 @@
 /** PostgreSQL through a pg pool: the shared store for any number of instances. */
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
-import {
-  createCounterStore,
-  createRevocationStore,
-  createSessionStore,
-  createUserStore,
-  type Dialect,
-} from './sql-stores.js';
+import { createSqlStores, type Dialect } from './sql-stores.js';
 import type { EngineStores } from './types.js';
 
 const INT8_OID = 20;
@@ -57,12 +51,5 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
       throw new StoreUnavailableError('PostgreSQL', error);
     }
   }
-  return {
-    users: createUserStore(db, postgresDialect),
-    sessions: createSessionStore(db),
-    durableRevocations: createRevocationStore(db),
-    counters: createCounterStore(db),
-    health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
-    close: () => db.destroy(),
-  };
+  return createSqlStores(db, postgresDialect);
 }

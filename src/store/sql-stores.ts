@@ -7,6 +7,7 @@ import type { Database, SessionsTable, UsersTable } from './schema.js';
 import type {
   CounterStore,
   DurableRevocationStore,
+  EngineStores,
   NewUser,
   Rotation,
   SessionRecord,
@@ -313,5 +314,17 @@ export function createCounterStore(db: Kysely<Database>): CounterStore {
       const result = await db.deleteFrom('rate_counters').where('reset_at', '<=', now).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
+  };
+}
+
+/** Every store over one Kysely database: what each engine file opens and then tunes. */
+export function createSqlStores(db: Kysely<Database>, dialect: Dialect): EngineStores {
+  return {
+    users: createUserStore(db, dialect),
+    sessions: createSessionStore(db),
+    durableRevocations: createRevocationStore(db),
+    counters: createCounterStore(db),
+    health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
+    close: () => db.destroy(),
   };
 }

@@ -2,17 +2,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement, sql } from 'kysely';
+import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement } from 'kysely';
 import { createWriteCounter, type WriteCounter, withReadCache } from './sqlite-read-cache.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
-import {
-  createCounterStore,
-  createRevocationStore,
-  createSessionStore,
-  createUserStore,
-  type Dialect,
-} from './sql-stores.js';
+import { createSqlStores, type Dialect } from './sql-stores.js';
 import type { EngineStores } from './types.js';
 
 const sqliteDialect: Dialect = {
@@ -80,13 +74,7 @@ export async function openSqliteStores(file: string, options: { migrate: boolean
     dialect: new SqliteDialect({ database: withStatementCache(connection, writes) }),
   });
   if (options.migrate) await migrateToLatest(db);
-  const cached = withReadCache(connection, writes, createSessionStore(db), createRevocationStore(db));
-  return {
-    users: createUserStore(db, sqliteDialect),
-    sessions: cached.sessions,
-    durableRevocations: cached.revocations,
-    counters: createCounterStore(db),
-    health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
-    close: () => db.destroy(),
-  };
+  const stores = createSqlStores(db, sqliteDialect);
+  const cached = withReadCache(connection, writes, stores.sessions, stores.durableRevocations);
+  return { ...stores, sessions: cached.sessions, durableRevocations: cached.revocations };
 }
