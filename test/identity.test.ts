@@ -17,6 +17,7 @@ describe('identity and password rules (property-based)', () => {
     assert.equal(identityKey('ｂｏｂ'), identityKey('BOB'));
     assert.equal(identityKey('ﬁle'), identityKey('FILE'));
     assert.equal(identityKey('Straße'), identityKey('STRASSE'));
+    assert.equal(identityKey('STRAẞE'), identityKey('strasse'), 'capital sharp S folds like ß');
   });
 
   it('accepts every username of 3-32 letters, digits, _ . - and nothing else', () => {

@@ -25,9 +25,17 @@ export function normalizeEmail(raw: string): string {
 /**
  * The form two names are compared in. Upper- then lower-casing approximates Unicode full case
  * folding, which lower-casing alone misses where an upper case expands ('ß' → 'SS', 'ᾀ' → 'ἈΙ').
+ * One round is not always enough: 'ẞ' lowers to 'ß', which only a second round folds to 'ss'.
+ * So fold until nothing changes (two rounds suffice for every code point; four is a safe bound).
  */
 export function identityKey(raw: string): string {
-  return raw.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+  let key = raw.normalize('NFKC');
+  for (let round = 0; round < 4; round++) {
+    const next = key.toUpperCase().toLowerCase().normalize('NFKC');
+    if (next === key) break;
+    key = next;
+  }
+  return key;
 }
 
 function codePoints(value: string): number {
