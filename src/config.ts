@@ -59,6 +59,8 @@ export interface Config {
   purgeIntervalSeconds: number;
   storeTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Verified access tokens kept in memory (see core/access-cache.ts); 0 turns the cache off. */
+  accessCacheEntries: number;
 }
 
 export class ConfigError extends Error {
@@ -188,6 +190,7 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
     purgeIntervalSeconds: duration('PURGE_INTERVAL', 600),
     storeTimeoutMs: integer('STORE_TIMEOUT_MS', 2000, 100, 60_000),
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    accessCacheEntries: integer('ACCESS_CACHE_SIZE', 10_000, 0, 1_000_000),
   };
 
   config.secretKey = resolveSecret(env.SECRET_KEY, production, dataDir, problems, warnings);

@@ -82,7 +82,8 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
         t.after(() => db.drop());
         databaseUrl = db.url;
       }
-      const env = { DATA_DIR: dir, SECRET_KEY: SECRET, DATABASE_URL: databaseUrl };
+      // Not a rate-limit test: the refresh chains run flat out.
+      const env = { DATA_DIR: dir, SECRET_KEY: SECRET, DATABASE_URL: databaseUrl, RATE_LIMIT_PER_IP: '1000000' };
       const first = await startServer(env, t);
 
       const seed = await Promise.all(

@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
@@ -20,8 +22,12 @@ import { createRedisPrefix, createTestDatabase, type Engine, REDIS_TEST_URL } fr
 export const SECRET = 'test-secret-that-is-long-enough-for-production-use-0123456789';
 export const PASSWORD = 'correct horse battery staple';
 
+/**
+ * Starts at the real time (Redis expires keys by the real clock, so the two must agree), then
+ * moves only when a test advances it.
+ */
 export class TestClock implements Clock {
-  constructor(public ms = Date.UTC(2026, 10, 24, 12, 0, 0)) {}
+  constructor(public ms = Math.floor(Date.now() / 1000) * 1000) {}
   now(): number {
     return this.ms;
   }
@@ -93,7 +99,7 @@ export async function startApp(t: Teardown, engine: Engine, options: TestAppOpti
       callback();
     },
   });
-  const realStores = await openStores(config, { migrate: true, warn: (message) => logs.push(message) });
+  const realStores = await openStores(config, { migrate: true, clock, warn: (message) => logs.push(message) });
   // Wait for the fast path to be usable, so tests exercise it rather than its fallback.
   if (realStores.redis) await waitForRedis(realStores.redis);
   const stores = options.wrapStores ? options.wrapStores(realStores) : realStores;
@@ -191,4 +197,28 @@ export async function snapshot(stores: Stores, now: number): Promise<string> {
   const sessions = await Promise.all(users.map((u) => stores.sessions.listLive(u.id, now)));
   const revoked = await stores.durableRevocations.listLive(0, '', 1_000_000);
   return JSON.stringify({ users, sessions, revoked });
+}
+
+/**
+ * Runs one statement on the app's database through a connection of its own, as another program
+ * would (`?` placeholders on both engines).
+ */
+export async function writeOutsideTessera(t: TestApp, statement: string, parameters: unknown[] = []): Promise<void> {
+  if (t.databaseUrl.startsWith('sqlite:')) {
+    const db = new SqliteDatabase(t.databaseUrl.slice('sqlite:'.length));
+    try {
+      db.prepare(statement).run(...parameters);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: t.databaseUrl });
+  await client.connect();
+  try {
+    let index = 0;
+    await client.query(statement.replace(/\?/g, () => `$${++index}`), parameters);
+  } finally {
+    await client.end();
+  }
 }

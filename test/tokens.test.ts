@@ -15,7 +15,7 @@ function hs256(header: Record<string, unknown>, payload: Record<string, unknown>
 for (const engine of ENGINES) {
   describe(`access tokens [${engine}]`, () => {
     it('whoami answers the Flask fields plus id, roles and created_at', async (t) => {
-      const { app } = await startApp(t, engine);
+      const { app, clock } = await startApp(t, engine);
       const { tokens, credentials, userId } = await signUp(app);
       const response = await whoami(app, tokens.access_token);
       assert.equal(response.statusCode, 200);
@@ -26,7 +26,7 @@ for (const engine of ENGINES) {
           username: credentials.username,
           email: credentials.email,
           roles: [],
-          created_at: '2026-11-24T12:00:00.000Z',
+          created_at: new Date(clock.now()).toISOString(),
         },
       });
     });

@@ -39,8 +39,11 @@ export async function createCore({ config, stores, clock = systemClock, hasher, 
     sessions: stores.sessions,
     users: stores.users,
     revocations: stores.revocations,
+    generation: stores.generation,
     tokens,
     clock,
+    leewaySeconds: config.jwt.leewaySeconds,
+    accessCacheEntries: config.accessCacheEntries,
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     reuseIntervalSeconds: config.refreshReuseIntervalSeconds,
@@ -70,6 +73,7 @@ export async function createCore({ config, stores, clock = systemClock, hasher, 
     const version = keysVersion(config);
     if (version === loadedVersion) return false;
     tokens.useKeys(loadKeys(config, clock.now()));
+    sessions.forgetVerifiedTokens();
     loadedVersion = version;
     return true;
   };

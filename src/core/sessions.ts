@@ -8,7 +8,15 @@ import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { TokenClaims, TokenType } from '../tokens/claims.js';
 import type { TokenService } from '../tokens/token-service.js';
-import type { RevocationStore, SessionRecord, SessionStore, UserRecord, UserStore } from '../store/types.js';
+import type {
+  GenerationSource,
+  RevocationStore,
+  SessionRecord,
+  SessionStore,
+  UserRecord,
+  UserStore,
+} from '../store/types.js';
+import { AccessCache } from './access-cache.js';
 
 export interface ClientInfo {
   userAgent: string | null;
@@ -22,11 +30,14 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-/** Who is calling: the verified claims with the session and user they name, as stored now. */
+/**
+ * Who is calling: the verified claims with the session and user they name, as stored now.
+ * Shared between requests through the access cache, so never changed once made.
+ */
 export interface Principal {
-  claims: TokenClaims;
-  session: SessionRecord;
-  user: UserRecord;
+  readonly claims: Readonly<TokenClaims>;
+  readonly session: Readonly<SessionRecord>;
+  readonly user: Readonly<UserRecord>;
 }
 
 export type LogoutScope = 'local' | 'others' | 'global';
@@ -43,8 +54,13 @@ export interface SessionServiceOptions {
   sessions: SessionStore;
   users: UserStore;
   revocations: RevocationStore;
+  generation: GenerationSource;
   tokens: TokenService;
   clock: Clock;
+  /** Clock skew allowed when checking expiry, as the token service allows it. */
+  leewaySeconds: number;
+  /** How many verified access tokens to keep; 0 turns the cache off. */
+  accessCacheEntries: number;
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
   reuseIntervalSeconds: number;
@@ -53,7 +69,11 @@ export interface SessionServiceOptions {
 const revoked = (message = 'The token has been revoked.') => new AppError('token_revoked', message);
 
 export class SessionService {
-  constructor(private readonly o: SessionServiceOptions) {}
+  private readonly accessCache: AccessCache;
+
+  constructor(private readonly o: SessionServiceOptions) {
+    this.accessCache = new AccessCache(o.accessCacheEntries);
+  }
 
   async open(user: UserRecord, client: ClientInfo): Promise<TokenPair> {
     const now = this.o.clock.now();
@@ -82,6 +102,13 @@ export class SessionService {
    * A refresh token that was already rotated away counts as reuse: see `checkRefreshJti`.
    */
   async authenticate(token: string, accepted: readonly TokenType[]): Promise<Principal> {
+    // Refresh tokens are never cached: rotation changes what they are checked against.
+    const generation =
+      accepted.includes('access') && this.o.accessCacheEntries > 0 ? await this.o.generation.observe() : undefined;
+    if (generation !== undefined) {
+      const hit = this.accessCache.get(token, generation, Math.floor(this.o.clock.now() / 1000), this.o.leewaySeconds);
+      if (hit) return hit;
+    }
     const claims = this.o.tokens.verify(token, this.o.clock.now());
     if (!accepted.includes(claims.type)) {
       throw new AppError('invalid_token', `This endpoint needs ${accepted.map((t) => `an ${t}`).join(' or ')} token.`);
@@ -101,7 +128,13 @@ export class SessionService {
     if (session.endedAt !== null || user.disabled || jtiRevoked) throw revoked();
     const principal = { claims, session, user };
     if (claims.type === 'refresh') await this.checkRefreshJti(principal);
+    else if (generation !== undefined) this.accessCache.set(token, principal, generation);
     return principal;
+  }
+
+  /** Forgets every cached access check: after a key rotation, tokens of a retired key must fail. */
+  forgetVerifiedTokens(): void {
+    this.accessCache.clear();
   }
 
   /** Rotates the presented refresh token: the answer carries its successor and a new access token. */

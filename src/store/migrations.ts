@@ -2,7 +2,7 @@
  * Versioned schema migrations, applied in name order on start and by `tessera migrate`.
  * Each one is frozen once released: change the schema by adding a new one.
  */
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
 
 // Migrations see the database as it was when they were written, not as the current types say.
 type AnyDb = Kysely<any>;
@@ -72,9 +72,72 @@ const rateCounters: Migration = {
   },
 };
 
+/**
+ * The invalidation generation (see GenerationSource): one counter row and triggers that raise it
+ * inside the transaction of every write that can stop a token working. Rotating a refresh token,
+ * opening a session and counting rate limits do not raise it: cached access checks stay valid.
+ */
+const cacheGeneration: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('tessera_generation')
+      .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+      .addColumn('value', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.insertInto('tessera_generation').values({ id: 1, value: 0 }).execute();
+    const statements =
+      db.getExecutor().adapter instanceof PostgresAdapter ? postgresGenerationTriggers : sqliteGenerationTriggers;
+    for (const statement of statements) await sql.raw(statement).execute(db);
+  },
+  async down(db: AnyDb) {
+    const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+    for (const [table, trigger] of GENERATION_TRIGGERS) {
+      await sql.raw(`drop trigger if exists ${trigger}${postgres ? ` on ${table}` : ''}`).execute(db);
+    }
+    if (postgres) {
+      await sql.raw('drop function if exists tessera_raise_generation(); drop function if exists tessera_raise_generation_if_deleted()').execute(db);
+    }
+    await db.schema.dropTable('tessera_generation').execute();
+  },
+};
+
+const RAISE = 'update tessera_generation set value = value + 1 where id = 1';
+const GENERATION_TRIGGERS = [
+  ['sessions', 'tessera_session_ended'],
+  ['sessions', 'tessera_session_deleted'],
+  ['users', 'tessera_user_changed'],
+  ['users', 'tessera_user_deleted'],
+  ['revoked_tokens', 'tessera_token_revoked'],
+] as const;
+
+const sqliteGenerationTriggers = [
+  `create trigger tessera_session_ended after update of ended_at on sessions
+     when old.ended_at is null and new.ended_at is not null begin ${RAISE}; end`,
+  `create trigger tessera_session_deleted after delete on sessions begin ${RAISE}; end`,
+  `create trigger tessera_user_changed after update on users begin ${RAISE}; end`,
+  `create trigger tessera_user_deleted after delete on users begin ${RAISE}; end`,
+  `create trigger tessera_token_revoked after insert on revoked_tokens begin ${RAISE}; end`,
+];
+
+const postgresGenerationTriggers = [
+  `create function tessera_raise_generation() returns trigger language plpgsql as $$
+     begin ${RAISE}; return null; end $$`,
+  // Purging deletes many sessions in one statement: raise once, and only if it deleted any.
+  `create function tessera_raise_generation_if_deleted() returns trigger language plpgsql as $$
+     begin if exists (select 1 from gone) then ${RAISE}; end if; return null; end $$`,
+  `create trigger tessera_session_ended after update of ended_at on sessions for each row
+     when (old.ended_at is null and new.ended_at is not null) execute function tessera_raise_generation()`,
+  `create trigger tessera_session_deleted after delete on sessions referencing old table as gone
+     for each statement execute function tessera_raise_generation_if_deleted()`,
+  `create trigger tessera_user_changed after update on users for each row execute function tessera_raise_generation()`,
+  `create trigger tessera_user_deleted after delete on users for each row execute function tessera_raise_generation()`,
+  `create trigger tessera_token_revoked after insert on revoked_tokens for each row execute function tessera_raise_generation()`,
+];
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026-11-24-001-initial': initial,
   '2026-11-24-002-rate-counters': rateCounters,
+  '2026-11-29-003-cache-generation': cacheGeneration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -1,11 +1,11 @@
 /** PostgreSQL through a pg pool: the shared store for any number of instances. */
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { createSqlStores, type Dialect } from './sql-stores.js';
-import type { EngineStores } from './types.js';
+import { type EngineStores, type GenerationSource, generationValue } from './types.js';
 
 const INT8_OID = 20;
 
@@ -51,5 +51,23 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
       throw new StoreUnavailableError('PostgreSQL', error);
     }
   }
-  return createSqlStores(db, postgresDialect);
+  return createSqlStores(db, postgresDialect, postgresGeneration(db));
+}
+
+/**
+ * One query at a time, shared by every caller that came while it was not yet sent. A caller that
+ * comes while a query is out waits for the next one: the query out may have been answered
+ * before that caller's request arrived. Under load one round trip serves a whole batch.
+ */
+function postgresGeneration(db: Kysely<Database>): GenerationSource {
+  const query = sql<{ value: number }>`select value from tessera_generation where id = 1`.compile(db);
+  let next: Promise<number> | undefined;
+  let out: Promise<unknown> = Promise.resolve();
+  const send = () => {
+    next = undefined;
+    const answer = db.executeQuery(query).then((result) => generationValue(result.rows[0]?.value));
+    out = answer.catch(() => {});
+    return answer;
+  };
+  return { observe: () => (next ??= out.then(send)) };
 }

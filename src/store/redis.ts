@@ -127,7 +127,7 @@ export function createRedisMirror(
       if (client.status !== 'ready') return durableCounters.hit(name, windowMs, nowMs);
       const { windowKey, resetAt } = windowOf(name, windowMs, nowMs);
       try {
-        const results = await client.multi().incr(counterKey(windowKey)).pexpireat(counterKey(windowKey), resetAt).exec();
+        const results = await client.multi().incr(counterKey(windowKey)).pexpire(counterKey(windowKey), Math.max(1, resetAt - nowMs)).exec();
         const count = results?.[0]?.[1];
         if (typeof count !== 'number') throw new Error('unexpected INCR reply');
         return { count, resetAt };

@@ -40,9 +40,15 @@ export interface RateCountersTable {
   reset_at: number;
 }
 
+export interface GenerationTable {
+  id: number;
+  value: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   revoked_tokens: RevokedTokensTable;
   rate_counters: RateCountersTable;
+  tessera_generation: GenerationTable;
 }

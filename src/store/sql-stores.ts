@@ -8,6 +8,7 @@ import type {
   CounterStore,
   DurableRevocationStore,
   EngineStores,
+  GenerationSource,
   NewUser,
   Rotation,
   SessionRecord,
@@ -318,8 +319,9 @@ export function createCounterStore(db: Kysely<Database>): CounterStore {
 }
 
 /** Every store over one Kysely database: what each engine file opens and then tunes. */
-export function createSqlStores(db: Kysely<Database>, dialect: Dialect): EngineStores {
+export function createSqlStores(db: Kysely<Database>, dialect: Dialect, generation: GenerationSource): EngineStores {
   return {
+    generation,
     users: createUserStore(db, dialect),
     sessions: createSessionStore(db),
     durableRevocations: createRevocationStore(db),

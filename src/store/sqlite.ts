@@ -3,11 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement } from 'kysely';
-import { createWriteCounter, type WriteCounter, withReadCache } from './sqlite-read-cache.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { createSqlStores, type Dialect } from './sql-stores.js';
-import type { EngineStores } from './types.js';
+import { type EngineStores, type GenerationSource, generationValue } from './types.js';
 
 const sqliteDialect: Dialect = {
   isUniqueViolation: (error) =>
@@ -16,10 +15,8 @@ const sqliteDialect: Dialect = {
     (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
 };
 
-export function openSqliteDb(file: string, writes: WriteCounter = createWriteCounter()): Kysely<Database> {
-  return new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(openConnection(file), writes) }),
-  });
+export function openSqliteDb(file: string): Kysely<Database> {
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(openConnection(file)) }) });
 }
 
 function openConnection(file: string): SqliteDatabase.Database {
@@ -43,22 +40,14 @@ const STATEMENT_CACHE_SIZE = 256;
  * small cache keyed by that text makes each one a prepared statement. Statements run to
  * completion synchronously, so reusing one is safe.
  */
-function withStatementCache(connection: SqliteDatabase.Database, writes: WriteCounter): SqliteDatabaseLike {
+function withStatementCache(connection: SqliteDatabase.Database): SqliteDatabaseLike {
   const cache = new Map<string, SqliteStatement>();
   return {
     close: () => connection.close(),
     prepare(sql) {
       let statement = cache.get(sql);
       if (statement === undefined) {
-        const prepared = connection.prepare(sql);
-        statement = prepared.reader
-          ? prepared
-          : {
-              reader: false,
-              all: (parameters) => (writes.bump(), prepared.all(parameters)),
-              run: (parameters) => (writes.bump(), prepared.run(parameters)),
-              iterate: (parameters) => (writes.bump(), prepared.iterate(parameters)),
-            };
+        statement = connection.prepare(sql);
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value ?? '');
         cache.set(sql, statement);
       }
@@ -67,14 +56,34 @@ function withStatementCache(connection: SqliteDatabase.Database, writes: WriteCo
   };
 }
 
+/**
+ * One read per turn of the event loop, in its check phase: every request read from a socket in
+ * that turn arrived before the read, so a write committed before any of them arrived is counted.
+ * Reading per request cost a fifth of a whoami (a read transaction is several lock syscalls).
+ */
+function sqliteGeneration(connection: SqliteDatabase.Database): GenerationSource {
+  let read: SqliteDatabase.Statement | undefined;
+  let pending: Promise<number> | undefined;
+  const readNow = (resolve: (value: number) => void, reject: (error: unknown) => void) => {
+    // Inside another caller's open transaction the read would see its uncommitted writes.
+    if (connection.inTransaction) {
+      setImmediate(readNow, resolve, reject);
+      return;
+    }
+    pending = undefined;
+    try {
+      read ??= connection.prepare('select value from tessera_generation where id = 1').pluck();
+      resolve(generationValue(read.get()));
+    } catch (error) {
+      reject(error);
+    }
+  };
+  return { observe: () => (pending ??= new Promise((resolve, reject) => setImmediate(readNow, resolve, reject))) };
+}
+
 export async function openSqliteStores(file: string, options: { migrate: boolean }): Promise<EngineStores> {
   const connection = openConnection(file);
-  const writes = createWriteCounter();
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(connection, writes) }),
-  });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   if (options.migrate) await migrateToLatest(db);
-  const stores = createSqlStores(db, sqliteDialect);
-  const cached = withReadCache(connection, writes, stores.sessions, stores.durableRevocations);
-  return { ...stores, sessions: cached.sessions, durableRevocations: cached.revocations };
+  return createSqlStores(db, sqliteDialect, sqliteGeneration(connection));
 }

@@ -133,12 +133,33 @@ export interface HealthCheck {
   check(): Promise<void>;
 }
 
+/**
+ * A number the database raises, in the same transaction, with every write that can stop a token
+ * working: a session ended or deleted, a user changed or deleted, a token revoked (triggers do
+ * it, so the CLI, an import or another instance cannot forget). An unchanged number means
+ * nothing that authentication read since has changed.
+ */
+export interface GenerationSource {
+  /**
+   * The current number, read after this call began: a write committed before the call is
+   * counted. Concurrent callers share one read.
+   */
+  observe(): Promise<number>;
+}
+
+/** The counter as read; without its row nothing would ever raise it, so no cache may trust it. */
+export function generationValue(value: unknown): number {
+  if (value === undefined || value === null) throw new Error('tessera_generation has no row; run `tessera migrate`.');
+  return Number(value);
+}
+
 /** What one database engine provides. */
 export interface EngineStores {
   users: UserStore;
   sessions: SessionStore;
   durableRevocations: DurableRevocationStore;
   counters: CounterStore;
+  generation: GenerationSource;
   health: HealthCheck[];
   close(): Promise<void>;
 }

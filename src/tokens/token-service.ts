@@ -55,8 +55,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
             // Time is ours to check (below), with the injected clock.
             ignoreExpiration: true,
             ignoreNotBefore: true,
-            // Bounded cache of verified signatures; revocation is still checked on every request.
-            cache: 2048,
+            // No signature cache here: repeated access tokens are the session service's access
+            // cache's to answer, and hashing every token for a cache key cost more than it saved.
           }),
       );
     }

@@ -1,0 +1,47 @@
+/**
+ * Principals of access tokens already verified and looked up, keyed by the token text, so a
+ * repeated token costs neither a signature check nor a store lookup. An entry is used only while
+ * the store's generation is the one it was read at (no session ended, user changed or token
+ * revoked anywhere since), its token has not expired, and the key ring is the one it was
+ * verified with.
+ */
+import type { Principal } from './sessions.js';
+
+export class AccessCache {
+  private readonly entries = new Map<string, Principal>();
+  private generation = -1;
+
+  constructor(private readonly maxEntries: number) {}
+
+  /**
+   * The cached principal for `token`, if still good. `generation` must have been observed after
+   * the request arrived; a newer one empties the cache.
+   */
+  get(token: string, generation: number, nowSeconds: number, leewaySeconds: number): Principal | undefined {
+    if (generation > this.generation) {
+      this.entries.clear();
+      this.generation = generation;
+      return undefined;
+    }
+    // An older observation (overtaken by a newer one) may not trust what the newer one kept.
+    if (generation < this.generation) return undefined;
+    const principal = this.entries.get(token);
+    if (principal && principal.claims.exp <= nowSeconds - leewaySeconds) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return principal;
+  }
+
+  /** Keeps what was loaded at `generation`, unless a newer generation was seen meanwhile. */
+  set(token: string, principal: Principal, generation: number): void {
+    if (generation !== this.generation) return;
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value ?? '');
+    this.entries.set(token, principal);
+  }
+
+  /** After a key rotation: tokens of a retired key must be verified (and refused) again. */
+  clear(): void {
+    this.entries.clear();
+  }
+}
