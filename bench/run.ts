@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -17,6 +17,9 @@ const ROOT = join(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+/** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-cache-off, whoami-pg, refresh, login, register, mixed, revoked); all by default. */
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const wanted = (key: string) => !ONLY || ONLY.includes(key);
 const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PASSWORD = 'bench horse battery staple';
@@ -59,13 +62,33 @@ function tessera(env: Record<string, string>): Promise<Server> {
   });
 }
 
-function load(options: LoadOptions): Promise<LoadResult> {
+/** CPU seconds a process has used so far, all its threads, user and system (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticksPerSecond = 100; // USER_HZ, fixed at 100 on Linux whatever the kernel's HZ
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+interface Measured extends LoadResult {
+  /** CPU time the server spent per request: steadier than throughput on a shared machine. */
+  cpuUs?: number;
+}
+
+/** Runs a load against `server` and measures the CPU the server spent on it. */
+function load(options: LoadOptions, server?: Server): Promise<Measured> {
+  const before = server?.child.pid ? cpuSeconds(server.child.pid) : 0;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), JSON.stringify(options)]);
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => process.stderr.write(chunk));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult) : reject(new Error(`load exited ${code}`))));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load exited ${code}`));
+      const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+      const requests = result.rps * options.seconds;
+      const pid = server?.child.pid;
+      resolve(pid && requests > 0 ? { ...result, cpuUs: ((cpuSeconds(pid) - before) * 1e6) / requests } : result);
+    });
   });
 }
 
@@ -111,6 +134,9 @@ interface Row {
   ratio: number;
   /** The lowest and highest per-round ratio: how noisy the machine was. */
   range?: [number, number];
+  /** Server CPU per request (medians), Tessera's and the baseline's, where both were measured. */
+  cpuUs?: number;
+  baselineCpuUs?: number;
   target?: string;
   met?: boolean;
   note?: string;
@@ -118,15 +144,17 @@ interface Row {
 const rows: Row[] = [];
 
 /** Alternates A and B for ROUNDS rounds; the ratio is the median of the per-round ratios. */
-async function versus(scenario: string, a: () => Promise<LoadResult>, baseline: string, b: () => Promise<{ rps: number }>, target?: number) {
-  const as: LoadResult[] = [];
+async function versus(scenario: string, a: () => Promise<Measured>, baseline: string, b: () => Promise<{ rps: number; cpuUs?: number }>, target?: number) {
+  const as: Measured[] = [];
   const ratios: number[] = [];
   const bs: number[] = [];
+  const bsCpu: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const resultA = await a();
     const resultB = await b();
     as.push(resultA);
     bs.push(resultB.rps);
+    if (resultB.cpuUs !== undefined) bsCpu.push(resultB.cpuUs);
     ratios.push(resultA.rps / resultB.rps);
     if (resultA.errors + resultA.non2xx > 0) console.error(`  ${scenario}: ${resultA.errors} errors, ${resultA.non2xx} non-2xx in round ${round + 1}`);
   }
@@ -140,10 +168,13 @@ async function versus(scenario: string, a: () => Promise<LoadResult>, baseline: 
     baselineRps: median(bs),
     ratio,
     range: [Math.min(...ratios), Math.max(...ratios)],
+    ...(as.every((r) => r.cpuUs !== undefined) && { cpuUs: median(as.map((r) => r.cpuUs ?? 0)) }),
+    ...(bsCpu.length === ROUNDS && { baselineCpuUs: median(bsCpu) }),
     ...(target !== undefined && { target: `≥ ${target.toFixed(2)}`, met: ratio >= target }),
   };
   rows.push(row);
-  console.error(`  ${scenario}: ${row.rps.toFixed(0)} req/s vs ${row.baselineRps.toFixed(0)} (${baseline}) → ${ratio.toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`);
+  const cpu = row.cpuUs === undefined ? '' : `; CPU/request ${row.cpuUs.toFixed(1)} µs${row.baselineCpuUs === undefined ? '' : ` vs ${row.baselineCpuUs.toFixed(1)} µs`}`;
+  console.error(`  ${scenario}: ${row.rps.toFixed(0)} req/s vs ${row.baselineRps.toFixed(0)} (${baseline}) → ${ratio.toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})${cpu}`);
   return row;
 }
 
@@ -216,30 +247,43 @@ async function main() {
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
 
   const bare = await start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], {});
-  const bareWhoami = () => load({ url: `${bare.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: 'x' });
+  const bareWhoami = () => load({ url: `${bare.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: 'x' }, bare);
 
   // whoami on SQLite, with the resident memory measured under that load
   const sqlite = await tessera({});
   const sqliteUser = await signIn(sqlite.url);
-  const whoamiSqlite = () => load({ url: `${sqlite.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sqliteUser.tokens.access_token });
+  const whoamiSqlite = () => load({ url: `${sqlite.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sqliteUser.tokens.access_token }, sqlite);
   let rss = 0;
-  await versus('whoami, SQLite', async () => {
-    const [result, peak] = await peakRss(sqlite.child.pid ?? 0, whoamiSqlite());
-    rss = Math.max(rss, peak);
-    return result;
-  }, 'bare Fastify', bareWhoami, 0.8);
+  if (wanted('whoami-sqlite')) {
+    await versus('whoami, SQLite', async () => {
+      const [result, peak] = await peakRss(sqlite.child.pid ?? 0, whoamiSqlite());
+      rss = Math.max(rss, peak);
+      return result;
+    }, 'bare Fastify', bareWhoami, 0.8);
+  }
+
+  // the same with the access cache off: every request verifies the signature and reads the store
+  if (wanted('whoami-cache-off')) {
+    const uncached = await tessera({ ACCESS_CACHE_SIZE: '0' });
+    const user = await signIn(uncached.url);
+    await versus('whoami, SQLite, access cache off', () => load({ url: `${uncached.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: user.tokens.access_token }, uncached), 'bare Fastify', bareWhoami);
+  }
 
   // whoami on PostgreSQL with Redis
-  const shared = await tessera({ DATABASE_URL: await createDatabase(), REDIS_URL: REDIS, REDIS_PREFIX: `tessera-bench:${randomBytes(4).toString('hex')}:` });
-  const sharedUser = await signIn(shared.url);
-  await versus('whoami, PostgreSQL + Redis', () => load({ url: `${shared.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sharedUser.tokens.access_token }), 'bare Fastify', bareWhoami, 0.6);
+  if (wanted('whoami-pg')) {
+    const shared = await tessera({ DATABASE_URL: await createDatabase(), REDIS_URL: REDIS, REDIS_PREFIX: `tessera-bench:${randomBytes(4).toString('hex')}:` });
+    const sharedUser = await signIn(shared.url);
+    await versus('whoami, PostgreSQL + Redis', () => load({ url: `${shared.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sharedUser.tokens.access_token }, shared), 'bare Fastify', bareWhoami, 0.6);
+  }
 
   // refresh: each connection follows its own rotation chain, from sessions opened for the round
   // (a round consumes its tokens: presenting them again would rightly be refused as reuse)
-  await versus('refresh, SQLite', async () => {
-    const chains = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(sqlite.url)));
-    return load({ url: `${sqlite.url}/auth/refresh`, seconds: SECONDS, connections: CONNECTIONS, mode: 'refresh', tokens: chains.map((c) => c.tokens.refresh_token) });
-  }, 'bare Fastify', bareWhoami);
+  if (wanted('refresh')) {
+    await versus('refresh, SQLite', async () => {
+      const chains = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(sqlite.url)));
+      return load({ url: `${sqlite.url}/auth/refresh`, seconds: SECONDS, connections: CONNECTIONS, mode: 'refresh', tokens: chains.map((c) => c.tokens.refresh_token) }, sqlite);
+    }, 'bare Fastify', bareWhoami);
+  }
 
   // login against the raw argon2id ceiling at the same parameters and pool size
   const rawArgon2 = () =>
@@ -249,44 +293,52 @@ async function main() {
       child.stdout.on('data', (chunk) => (out += chunk));
       child.on('exit', () => resolve({ rps: (JSON.parse(out) as { perSecond: number }).perSecond }));
     });
-  const loginLoad = (seconds = SECONDS) => load({ url: `${sqlite.url}/auth/login`, seconds, connections: 16, mode: 'login', credentials: sqliteUser.credentials });
-  await versus('login, SQLite', () => loginLoad(), 'raw argon2id verify', rawArgon2, 0.9);
-  await versus('register, SQLite', () => load({ url: `${sqlite.url}/auth/register`, seconds: SECONDS, connections: 16, mode: 'register' }), 'bare Fastify', bareWhoami);
+  const loginLoad = (seconds = SECONDS) => load({ url: `${sqlite.url}/auth/login`, seconds, connections: 16, mode: 'login', credentials: sqliteUser.credentials }, sqlite);
+  if (wanted('login')) await versus('login, SQLite', () => loginLoad(), 'raw argon2id verify', rawArgon2, 0.9);
+  if (wanted('register')) {
+    await versus('register, SQLite', () => load({ url: `${sqlite.url}/auth/register`, seconds: SECONDS, connections: 16, mode: 'register' }, sqlite), 'bare Fastify', bareWhoami);
+  }
 
   // whoami while logins saturate the hashing threads: the event loop must stay free
-  const mixed: LoadResult[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const [, whoami] = await Promise.all([loginLoad(SECONDS + 1), new Promise((r) => setTimeout(r, 500)).then(whoamiSqlite)]);
-    mixed.push(whoami);
+  if (wanted('mixed')) {
+    const mixed: LoadResult[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const [, whoami] = await Promise.all([loginLoad(SECONDS + 1), new Promise((r) => setTimeout(r, 500)).then(whoamiSqlite)]);
+      mixed.push(whoami);
+    }
+    const mixedP99 = median(mixed.map((m) => m.p99));
+    rows.push({ scenario: 'whoami p99 during a login flood', rps: median(mixed.map((m) => m.rps)), p50: median(mixed.map((m) => m.p50)), p99: mixedP99, baseline: 'p99 target', baselineRps: 0, ratio: mixedP99, target: '≤ 10 ms', met: mixedP99 <= 10 });
+    console.error(`  whoami during logins: p99 ${mixedP99} ms (rounds ${mixed.map((m) => m.p99).join(', ')})`);
   }
-  const mixedP99 = median(mixed.map((m) => m.p99));
-  rows.push({ scenario: 'whoami p99 during a login flood', rps: median(mixed.map((m) => m.rps)), p50: median(mixed.map((m) => m.p50)), p99: mixedP99, baseline: 'p99 target', baselineRps: 0, ratio: mixedP99, target: '≤ 10 ms', met: mixedP99 <= 10 });
-  console.error(`  whoami during logins: p99 ${mixedP99} ms`);
 
-  // whoami with a million revoked entries against an empty store
-  const crowded = await tessera({ DATA_DIR: await storeWithRevocations(1_000_000) });
-  const empty = await tessera({ DATA_DIR: await storeWithRevocations(0) });
-  const crowdedUser = await signIn(crowded.url);
-  const emptyUser = await signIn(empty.url);
-  await versus(
-    'whoami, 1,000,000 revoked',
-    () => load({ url: `${crowded.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: crowdedUser.tokens.access_token }),
-    'whoami, none revoked',
-    () => load({ url: `${empty.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: emptyUser.tokens.access_token }),
-    0.9,
-  );
+  // whoami with a million revoked entries against an empty store. The access cache is off on
+  // both: with it on, neither side would read the revocation list at all after the first request.
+  if (wanted('revoked')) {
+    const crowded = await tessera({ DATA_DIR: await storeWithRevocations(1_000_000), ACCESS_CACHE_SIZE: '0' });
+    const empty = await tessera({ DATA_DIR: await storeWithRevocations(0), ACCESS_CACHE_SIZE: '0' });
+    const crowdedUser = await signIn(crowded.url);
+    const emptyUser = await signIn(empty.url);
+    await versus(
+      'whoami, 1,000,000 revoked (cache off)',
+      () => load({ url: `${crowded.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: crowdedUser.tokens.access_token }, crowded),
+      'whoami, none revoked (cache off)',
+      () => load({ url: `${empty.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: emptyUser.tokens.access_token }, empty),
+      0.9,
+    );
+  }
 
   const table = [
-    '| scenario | req/s | p50 ms | p99 ms | baseline | baseline req/s | ratio (median) | per-round range | target | met |',
-    '|---|---:|---:|---:|---|---:|---:|---|---|---|',
+    '| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | baseline | baseline req/s | baseline CPU µs/req | ratio (median) | per-round range | target | met |',
+    '|---|---:|---:|---:|---:|---|---:|---:|---:|---|---|---|',
     ...rows.map((r) =>
       r.baseline === 'p99 target'
-        ? `| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | — | — | — | — | p99 ${r.target} | ${r.met ? 'yes' : 'no'} |`
-        : `| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.baseline} | ${r.baselineRps.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.range?.map((x) => x.toFixed(2)).join('–') ?? ''} | ${r.target ?? '—'} | ${r.met === undefined ? '—' : r.met ? 'yes' : 'no'} |`,
+        ? `| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | | — | — | — | — | — | p99 ${r.target} | ${r.met ? 'yes' : 'no'} |`
+        : `| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.cpuUs?.toFixed(1) ?? ''} | ${r.baseline} | ${r.baselineRps.toFixed(0)} | ${r.baselineCpuUs?.toFixed(1) ?? '—'} | ${r.ratio.toFixed(2)} | ${r.range?.map((x) => x.toFixed(2)).join('–') ?? ''} | ${r.target ?? '—'} | ${r.met === undefined ? '—' : r.met ? 'yes' : 'no'} |`,
     ),
-    `| resident memory under whoami load | | | | | | ${rss.toFixed(0)} MB | | ≤ 150 MB | ${rss <= 150 ? 'yes' : 'no'} |`,
+    ...(rss > 0 ? [`| resident memory under whoami load | | | | | | | | ${rss.toFixed(0)} MB | | ≤ 150 MB | ${rss <= 150 ? 'yes' : 'no'} |`] : []),
   ].join('\n');
   console.log(table);
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rssMb: rss, rows }, null, 2)}\n`);
   writeFileSync(join(ROOT, 'docs', 'benchmark-chart.svg'), `${chart()}\n`);
   process.exit(0);

@@ -105,6 +105,25 @@ for (const engine of ENGINES) {
       assert.equal(json(await whoami(a.app, user.tokens.access_token)).error, 'token_revoked', 'and was not kept');
     });
 
+    it('serves only the exact token it verified: a forgery sharing its signature is checked and refused', async (t) => {
+      const a = await startApp(t, engine);
+      const admin = await signUp(a.app);
+      const victim = await signUp(a.app);
+      assert.equal((await whoami(a.app, victim.tokens.access_token)).statusCode, 200);
+      const [header = '', payload = '', signature = ''] = victim.tokens.access_token.split('.');
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+      for (const forged of [
+        `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: admin.userId })).toString('base64url')}.${signature}`,
+        `${header}.${payload}x.${signature}`,
+        `x${victim.tokens.access_token}`,
+      ]) {
+        const response = await whoami(a.app, forged);
+        assert.equal(response.statusCode, 401, forged);
+        assert.equal(json(response).error, 'invalid_token');
+      }
+      assert.equal((await whoami(a.app, victim.tokens.access_token)).statusCode, 200, 'the real one still works');
+    });
+
     it('refuses a cached token once it expires, as expired', async (t) => {
       const a = await startApp(t, engine, { env: { ACCESS_TOKEN_TTL: '60' } });
       const user = await signUp(a.app);
