@@ -119,6 +119,9 @@ const sqliteGenerationTriggers = [
   `create trigger tessera_token_revoked after insert on revoked_tokens begin ${RAISE}; end`,
 ];
 
+// PostgreSQL fires row triggers when their statement has finished, so a statement holds its own
+// row locks before it waits for the counter's: writers queue on the counter, never deadlock on
+// it, as long as a transaction raises it in its last writing statement (every store method does).
 const postgresGenerationTriggers = [
   `create function tessera_raise_generation() returns trigger language plpgsql as $$
      begin ${RAISE}; return null; end $$`,
