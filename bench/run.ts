@@ -11,6 +11,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
+import { chart, type ChartRow } from './chart.js';
 import type { LoadOptions, LoadResult } from './load.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -124,7 +125,7 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 };
 
-interface Row {
+interface Row extends ChartRow {
   scenario: string;
   rps: number;
   p50: number;
@@ -208,37 +209,6 @@ async function storeWithRevocations(count: number): Promise<string> {
   })();
   db.close();
   return dir;
-}
-
-function chart(): string {
-  const ratioRows = rows.filter((r) => r.baseline !== 'p99 target');
-  const width = 760;
-  const bar = 26;
-  const left = 300;
-  const scale = (width - left - 60) / 1.2;
-  const height = 40 + ratioRows.length * (bar + 12) + 30;
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">`,
-    `<text x="10" y="22" font-size="15" font-weight="bold">Tessera vs baseline (ratio of requests per second, median of ${ROUNDS} rounds)</text>`,
-  ];
-  ratioRows.forEach((row, i) => {
-    const y = 40 + i * (bar + 12);
-    const w = Math.max(1, Math.min(row.ratio, 1.2) * scale);
-    const colour = row.met === false ? '#c0392b' : row.met ? '#27ae60' : '#7f8c8d';
-    parts.push(`<text x="10" y="${y + 18}">${row.scenario} (vs ${row.baseline})</text>`);
-    parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${bar}" fill="${colour}"/>`);
-    parts.push(`<text x="${left + w + 6}" y="${y + 18}">${row.ratio.toFixed(2)}</text>`);
-    const target = row.target ? Number(row.target.replace(/[^\d.]/g, '')) : undefined;
-    if (target !== undefined) {
-      const x = left + target * scale;
-      parts.push(`<line x1="${x}" x2="${x}" y1="${y - 3}" y2="${y + bar + 3}" stroke="#000" stroke-dasharray="4 2"/>`);
-    }
-  });
-  const one = left + scale;
-  parts.push(`<line x1="${one}" x2="${one}" y1="32" y2="${height - 20}" stroke="#999"/>`);
-  parts.push(`<text x="${one - 8}" y="${height - 6}">1.0</text>`);
-  parts.push('</svg>');
-  return parts.join('\n');
 }
 
 async function main() {
@@ -340,7 +310,7 @@ async function main() {
   console.log(table);
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rssMb: rss, rows }, null, 2)}\n`);
-  writeFileSync(join(ROOT, 'docs', 'benchmark-chart.svg'), `${chart()}\n`);
+  writeFileSync(join(ROOT, 'docs', 'benchmark-chart.svg'), `${chart(rows, ROUNDS)}\n`);
   process.exit(0);
 }
 
