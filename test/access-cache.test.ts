@@ -183,3 +183,23 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('access cache and a generation that goes back (a database restored from a backup)', () => {
+  it('drops what it holds and keeps nothing loaded at the lower generation', async (t) => {
+    const a = await startApp(t, 'sqlite');
+    const user = await signUp(a.app);
+    const other = await signUp(a.app);
+    assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
+    const before = await a.stores.generation.observe();
+    await a.stores.users.update(other.userId, { roles: ['x'] }, a.clock.now());
+    assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200, 'cached at the raised generation');
+    // The restore: the session is gone and the counter is back where it was.
+    await writeOutsideTessera(a, 'delete from sessions where user_id = ?', [user.userId]);
+    await writeOutsideTessera(a, 'update tessera_generation set value = ? where id = 1', [before]);
+    assert.equal(json(await whoami(a.app, user.tokens.access_token)).error, 'token_revoked');
+    // The counter climbs back to the value the old entry was cached at: still refused.
+    await a.stores.users.update(other.userId, { roles: [] }, a.clock.now());
+    assert.equal(await a.stores.generation.observe(), before + 1);
+    assert.equal(json(await whoami(a.app, user.tokens.access_token)).error, 'token_revoked');
+  });
+});

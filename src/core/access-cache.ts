@@ -29,8 +29,13 @@ export class AccessCache {
       this.generation = generation;
       return undefined;
     }
-    // An older observation (overtaken by a newer one) may not trust what the newer one kept.
-    if (generation < this.generation) return undefined;
+    // Lower than seen before: a read overtaken by a newer one, or a database restored from a
+    // backup, whose world the entries may not belong to. Drop them, and keep the highest value so
+    // that nothing loaded at a lower one is kept either (after a restore, restart the instances).
+    if (generation < this.generation) {
+      this.entries.clear();
+      return undefined;
+    }
     const key = token.slice(-KEY_LENGTH);
     const entry = this.entries.get(key);
     if (entry === undefined || entry.token !== token) return undefined;
