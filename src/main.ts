@@ -82,7 +82,9 @@ async function purge({ config }: LoadedConfig): Promise<number> {
   const core = await openCore(config);
   try {
     const purged = await core.purgeExpired();
-    console.log(`Purged ${purged.sessions} sessions, ${purged.revocations} revocations and ${purged.counters} rate-limit windows.`);
+    console.log(
+      `Purged ${purged.sessions} sessions, ${purged.revocations} revocations, ${purged.counters} rate-limit windows and ${purged.changes} invalidation log entries.`,
+    );
     return 0;
   } finally {
     await core.close();

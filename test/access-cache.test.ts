@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Stores } from '../src/store/types.js';
 import { ENGINES } from './engines.js';
-import { bearer, decodeJwt, json, signUp, startApp, whoami, writeOutsideTessera } from './helpers.js';
+import { bearer, decodeJwt, json, login, signUp, startApp, whoami, writeOutsideTessera } from './helpers.js';
 
 /** Counts the session lookups that reach the store; `hold` makes the next one wait after reading. */
 function countingLookups() {
-  const counter = { lookups: 0, hold: undefined as Promise<void> | undefined };
+  const counter = { lookups: 0, bySession: new Map<string, number>(), hold: undefined as Promise<void> | undefined };
   const wrap = (stores: Stores): Stores => ({
     ...stores,
     sessions: {
       ...stores.sessions,
       findWithUser: async (id) => {
         counter.lookups += 1;
+        counter.bySession.set(id, (counter.bySession.get(id) ?? 0) + 1);
         const found = await stores.sessions.findWithUser(id);
         const hold = counter.hold;
         counter.hold = undefined;
@@ -26,20 +27,35 @@ function countingLookups() {
 
 for (const engine of ENGINES) {
   describe(`access cache never answers from stale data [${engine}]`, () => {
-    it('answers a repeated access token without a store lookup, and looks again after any revocation', async (t) => {
+    it('answers a repeated access token without a store lookup until something that concerns it changes', async (t) => {
       const { counter, wrap } = countingLookups();
       const a = await startApp(t, engine, { wrapStores: wrap });
       const user = await signUp(a.app);
       const other = await signUp(a.app);
+      const sid = String(decodeJwt(user.tokens.access_token).payload.sid);
+      const lookups = () => counter.bySession.get(sid) ?? 0;
       assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
-      const afterFirst = counter.lookups;
+      assert.equal(lookups(), 1);
       for (let i = 0; i < 5; i++) assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
-      assert.equal(counter.lookups, afterFirst, 'served from the cache');
+      assert.equal(lookups(), 1, 'served from the cache');
 
-      // Someone else's logout changes nothing for this user, but the cache cannot know that.
+      // Someone else's logout and revoked token concern other entries only.
       await a.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(other.tokens.access_token) });
+      const third = await signUp(a.app);
+      await a.app.inject({ method: 'POST', url: '/auth/revoke_token', headers: bearer(third.tokens.access_token) });
       assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
-      assert.ok(counter.lookups > afterFirst, 'looked up again after a revocation anywhere');
+      assert.equal(lookups(), 1, 'still served from the cache');
+
+      // Another session of the same user ending: its entries go, and the next request looks again.
+      const second = await login(a.app, user.credentials);
+      await a.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(second.access_token) });
+      assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
+      assert.equal(lookups(), 2, 'looked up again');
+
+      // A raise the log cannot explain (the counter moved by hand): everything goes.
+      await writeOutsideTessera(a, 'update tessera_generation set value = value + 1 where id = 1');
+      assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
+      assert.equal(lookups(), 3, 'looked up again');
     });
 
     it("sees another instance's revocation, logout and disable on the very next request", async (t) => {
@@ -156,7 +172,7 @@ for (const engine of ENGINES) {
     it('rises with every write that can stop a token working, and only with those', async (t) => {
       const a = await startApp(t, engine);
       const { stores, clock } = a;
-      const generation = () => stores.generation.observe();
+      const generation = async () => (await stores.generation.observe()).value;
       const rises = async (what: string, write: () => Promise<unknown>, expected: boolean) => {
         const before = await generation();
         await write();
@@ -181,6 +197,25 @@ for (const engine of ENGINES) {
       await rises('purging when nothing is due', () => stores.sessions.purge(clock.now()), false);
       await rises('deleting a user', () => stores.users.delete(other.userId), true);
     });
+
+    it('logs whom each raise concerned, and purges log entries far behind the counter', async (t) => {
+      const a = await startApp(t, engine);
+      const { stores, clock } = a;
+      const start = await stores.generation.observe();
+      const user = await signUp(a.app);
+      const other = await signUp(a.app);
+      await stores.users.update(user.userId, { roles: ['x'] }, clock.now());
+      await stores.durableRevocations.revoke('revoked-jti', clock.now() + 60_000);
+      await stores.sessions.endAllForUser(other.userId, 'logout', clock.now());
+      const now = await stores.generation.observe();
+      assert.deepEqual([...(now.changedSince(start.value) ?? [])].sort(), [user.userId, other.userId, 'revoked-jti'].sort());
+      assert.deepEqual([...(now.changedSince(now.value - 1) ?? [])], [other.userId]);
+      assert.equal(now.changedSince(start.value - 1), undefined, 'from before the first read: unknown');
+
+      await writeOutsideTessera(a, 'insert into tessera_changes (generation, subject) values (?, ?)', [now.value - 20_000, 'ancient']);
+      assert.equal(await stores.generation.purge(), 1);
+      assert.equal(await stores.generation.purge(), 0);
+    });
   });
 }
 
@@ -190,7 +225,7 @@ describe('access cache and a generation that goes back (a database restored from
     const user = await signUp(a.app);
     const other = await signUp(a.app);
     assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
-    const before = await a.stores.generation.observe();
+    const before = (await a.stores.generation.observe()).value;
     await a.stores.users.update(other.userId, { roles: ['x'] }, a.clock.now());
     assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200, 'cached at the raised generation');
     // The restore: the session is gone and the counter is back where it was.
@@ -199,7 +234,7 @@ describe('access cache and a generation that goes back (a database restored from
     assert.equal(json(await whoami(a.app, user.tokens.access_token)).error, 'token_revoked');
     // The counter climbs back to the value the old entry was cached at: still refused.
     await a.stores.users.update(other.userId, { roles: [] }, a.clock.now());
-    assert.equal(await a.stores.generation.observe(), before + 1);
+    assert.equal((await a.stores.generation.observe()).value, before + 1);
     assert.equal(json(await whoami(a.app, user.tokens.access_token)).error, 'token_revoked');
   });
 });

@@ -1,10 +1,11 @@
 /**
  * Principals of access tokens already verified and looked up, keyed by the token text, so a
  * repeated token costs neither a signature check nor a store lookup. An entry is used only while
- * the store's generation is the one it was read at (no session ended, user changed or token
- * revoked anywhere since), its token has not expired, and the key ring is the one it was
- * verified with.
+ * nothing it depends on has changed since it was read (its user's sessions and record, its token
+ * id: the store's generation log says what changed), its token has not expired, and the key ring
+ * is the one it was verified with.
  */
+import type { Generation } from '../store/types.js';
 import type { Principal } from './sessions.js';
 
 /**
@@ -21,18 +22,14 @@ export class AccessCache {
 
   /**
    * The cached principal for `token`, if still good. `generation` must have been observed after
-   * the request arrived; a newer one empties the cache.
+   * the request arrived; a newer one first drops every entry that what changed since concerns.
    */
-  get(token: string, generation: number, nowSeconds: number, leewaySeconds: number): Principal | undefined {
-    if (generation > this.generation) {
-      this.entries.clear();
-      this.generation = generation;
-      return undefined;
-    }
+  get(token: string, generation: Generation, nowSeconds: number, leewaySeconds: number): Principal | undefined {
+    if (generation.value > this.generation) this.advance(generation);
     // Lower than seen before: a read overtaken by a newer one, or a database restored from a
     // backup, whose world the entries may not belong to. Drop them, and keep the highest value so
     // that nothing loaded at a lower one is kept either (after a restore, restart the instances).
-    if (generation < this.generation) {
+    else if (generation.value < this.generation) {
       this.entries.clear();
       return undefined;
     }
@@ -51,6 +48,22 @@ export class AccessCache {
     if (generation !== this.generation) return;
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value ?? '');
     this.entries.set(token.slice(-KEY_LENGTH), { token, principal });
+  }
+
+  /**
+   * Moves to a newer generation: entries of users whose sessions or records changed, and of
+   * revoked tokens, go; when what changed is not known, all go.
+   */
+  private advance(generation: Generation): void {
+    const changed = this.generation < 0 ? undefined : generation.changedSince(this.generation);
+    if (changed === undefined) {
+      this.entries.clear();
+    } else if (changed.size > 0) {
+      for (const [key, { principal }] of this.entries) {
+        if (changed.has(principal.user.id) || changed.has(principal.claims.jti)) this.entries.delete(key);
+      }
+    }
+    this.generation = generation.value;
   }
 
   /** After a key rotation: tokens of a retired key must be verified (and refused) again. */

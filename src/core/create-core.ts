@@ -15,7 +15,7 @@ export interface Core {
   sessions: SessionService;
   tokens: TokenService;
   /** Deletes what has expired: sessions, revocations and rate-limit windows. */
-  purgeExpired(): Promise<{ sessions: number; revocations: number; counters: number }>;
+  purgeExpired(): Promise<{ sessions: number; revocations: number; counters: number; changes: number }>;
   /** Picks up a key rotation made by `tessera keys rotate` (or another instance); true if keys changed. */
   reloadKeysIfChanged(): boolean;
 }
@@ -66,7 +66,9 @@ export async function createCore({ config, stores, clock = systemClock, hasher, 
   });
   const purgeExpired = async () => {
     const [purged, counters] = await Promise.all([sessions.purgeExpired(), stores.counters.purge(clock.now())]);
-    return { ...purged, counters };
+    // After the sessions: purging them raises the generation and logs a change.
+    const changes = await stores.generation.purge();
+    return { ...purged, counters, changes };
   };
   let loadedVersion = keysVersion(config);
   const reloadKeysIfChanged = () => {

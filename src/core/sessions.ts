@@ -128,7 +128,7 @@ export class SessionService {
     if (session.endedAt !== null || user.disabled || jtiRevoked) throw revoked();
     const principal = { claims, session, user };
     if (claims.type === 'refresh') await this.checkRefreshJti(principal);
-    else if (generation !== undefined) this.accessCache.set(token, principal, generation);
+    else if (generation !== undefined) this.accessCache.set(token, principal, generation.value);
     return principal;
   }
 

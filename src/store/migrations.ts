@@ -73,9 +73,11 @@ const rateCounters: Migration = {
 };
 
 /**
- * The invalidation generation (see GenerationSource): one counter row and triggers that raise it
- * inside the transaction of every write that can stop a token working. Rotating a refresh token,
- * opening a session and counting rate limits do not raise it: cached access checks stay valid.
+ * The invalidation generation (see GenerationSource): one counter row, a log of what each raise
+ * was about (the user whose session or record changed, or the revoked token's id), and triggers
+ * that write both inside the transaction of every write that can stop a token working. Rotating
+ * a refresh token, opening a session and counting rate limits write neither: cached access
+ * checks stay valid.
  */
 const cacheGeneration: Migration = {
   async up(db: AnyDb) {
@@ -85,6 +87,12 @@ const cacheGeneration: Migration = {
       .addColumn('value', 'bigint', (c) => c.notNull())
       .execute();
     await db.insertInto('tessera_generation').values({ id: 1, value: 0 }).execute();
+    await db.schema
+      .createTable('tessera_changes')
+      .addColumn('generation', 'bigint', (c) => c.notNull())
+      .addColumn('subject', 'varchar(64)', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('tessera_changes_generation').on('tessera_changes').column('generation').execute();
     const statements =
       db.getExecutor().adapter instanceof PostgresAdapter ? postgresGenerationTriggers : sqliteGenerationTriggers;
     for (const statement of statements) await sql.raw(statement).execute(db);
@@ -95,8 +103,9 @@ const cacheGeneration: Migration = {
       await sql.raw(`drop trigger if exists ${trigger}${postgres ? ` on ${table}` : ''}`).execute(db);
     }
     if (postgres) {
-      await sql.raw('drop function if exists tessera_raise_generation(); drop function if exists tessera_raise_generation_if_deleted()').execute(db);
+      await sql.raw('drop function if exists tessera_raise_generation(); drop function if exists tessera_raise_generation_for_deleted()').execute(db);
     }
+    await db.schema.dropTable('tessera_changes').execute();
     await db.schema.dropTable('tessera_generation').execute();
   },
 };
@@ -110,31 +119,49 @@ const GENERATION_TRIGGERS = [
   ['revoked_tokens', 'tessera_token_revoked'],
 ] as const;
 
+/** SQLite: a raise and its log row per changed row. */
+const sqliteRaise = (subject: string) =>
+  `${RAISE}; insert into tessera_changes (generation, subject) select value, ${subject} from tessera_generation where id = 1;`;
 const sqliteGenerationTriggers = [
   `create trigger tessera_session_ended after update of ended_at on sessions
-     when old.ended_at is null and new.ended_at is not null begin ${RAISE}; end`,
-  `create trigger tessera_session_deleted after delete on sessions begin ${RAISE}; end`,
-  `create trigger tessera_user_changed after update on users begin ${RAISE}; end`,
-  `create trigger tessera_user_deleted after delete on users begin ${RAISE}; end`,
-  `create trigger tessera_token_revoked after insert on revoked_tokens begin ${RAISE}; end`,
+     when old.ended_at is null and new.ended_at is not null begin ${sqliteRaise('new.user_id')} end`,
+  `create trigger tessera_session_deleted after delete on sessions begin ${sqliteRaise('old.user_id')} end`,
+  `create trigger tessera_user_changed after update on users begin ${sqliteRaise('old.id')} end`,
+  `create trigger tessera_user_deleted after delete on users begin ${sqliteRaise('old.id')} end`,
+  `create trigger tessera_token_revoked after insert on revoked_tokens begin ${sqliteRaise('new.jti')} end`,
 ];
 
 // PostgreSQL fires row triggers when their statement has finished, so a statement holds its own
 // row locks before it waits for the counter's: writers queue on the counter, never deadlock on
 // it, as long as a transaction raises it in its last writing statement (every store method does).
+// The trigger's argument names the column that says whom the change concerns.
 const postgresGenerationTriggers = [
   `create function tessera_raise_generation() returns trigger language plpgsql as $$
-     begin ${RAISE}; return null; end $$`,
+     declare raised bigint;
+     begin
+       ${RAISE} returning value into raised;
+       insert into tessera_changes (generation, subject)
+         values (raised, coalesce(to_jsonb(new), to_jsonb(old)) ->> tg_argv[0]);
+       return null;
+     end $$`,
   // Purging deletes many sessions in one statement: raise once, and only if it deleted any.
-  `create function tessera_raise_generation_if_deleted() returns trigger language plpgsql as $$
-     begin if exists (select 1 from gone) then ${RAISE}; end if; return null; end $$`,
+  `create function tessera_raise_generation_for_deleted() returns trigger language plpgsql as $$
+     declare raised bigint;
+     begin
+       if exists (select 1 from gone) then
+         ${RAISE} returning value into raised;
+         insert into tessera_changes (generation, subject)
+           select distinct raised, to_jsonb(gone) ->> tg_argv[0] from gone;
+       end if;
+       return null;
+     end $$`,
   `create trigger tessera_session_ended after update of ended_at on sessions for each row
-     when (old.ended_at is null and new.ended_at is not null) execute function tessera_raise_generation()`,
+     when (old.ended_at is null and new.ended_at is not null) execute function tessera_raise_generation('user_id')`,
   `create trigger tessera_session_deleted after delete on sessions referencing old table as gone
-     for each statement execute function tessera_raise_generation_if_deleted()`,
-  `create trigger tessera_user_changed after update on users for each row execute function tessera_raise_generation()`,
-  `create trigger tessera_user_deleted after delete on users for each row execute function tessera_raise_generation()`,
-  `create trigger tessera_token_revoked after insert on revoked_tokens for each row execute function tessera_raise_generation()`,
+     for each statement execute function tessera_raise_generation_for_deleted('user_id')`,
+  `create trigger tessera_user_changed after update on users for each row execute function tessera_raise_generation('id')`,
+  `create trigger tessera_user_deleted after delete on users for each row execute function tessera_raise_generation('id')`,
+  `create trigger tessera_token_revoked after insert on revoked_tokens for each row execute function tessera_raise_generation('jti')`,
 ];
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {

@@ -1,11 +1,12 @@
 /** PostgreSQL through a pg pool: the shared store for any number of instances. */
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { createQueryId, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { createSqlStores, type Dialect } from './sql-stores.js';
-import { type EngineStores, type GenerationSource, generationValue } from './types.js';
+import { type GenerationRow, GenerationLog, generationQuery, purgeGenerationLog } from './generation-log.js';
+import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 const INT8_OID = 20;
 
@@ -60,14 +61,17 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
  * before that caller's request arrived. Under load one round trip serves a whole batch.
  */
 function postgresGeneration(db: Kysely<Database>): GenerationSource {
-  const query = sql<{ value: number }>`select value from tessera_generation where id = 1`.compile(db);
-  let next: Promise<number> | undefined;
+  const log = new GenerationLog();
+  const query = generationQuery(db, 0).compile(db);
+  let next: Promise<Generation> | undefined;
   let out: Promise<unknown> = Promise.resolve();
   const send = () => {
     next = undefined;
-    const answer = db.executeQuery(query).then((result) => generationValue(result.rows[0]?.value));
+    const answer = db
+      .executeQuery<GenerationRow>({ ...query, parameters: [log.since], queryId: createQueryId() })
+      .then((result) => log.record(result.rows));
     out = answer.catch(() => {});
     return answer;
   };
-  return { observe: () => (next ??= out.then(send)) };
+  return { observe: () => (next ??= out.then(send)), purge: () => purgeGenerationLog(db) };
 }

@@ -45,10 +45,16 @@ export interface GenerationTable {
   value: number;
 }
 
+export interface ChangesTable {
+  generation: number;
+  subject: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   revoked_tokens: RevokedTokensTable;
   rate_counters: RateCountersTable;
   tessera_generation: GenerationTable;
+  tessera_changes: ChangesTable;
 }

@@ -6,7 +6,8 @@ import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type 
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { createSqlStores, type Dialect } from './sql-stores.js';
-import { type EngineStores, type GenerationSource, generationValue } from './types.js';
+import { type GenerationRow, GenerationLog, generationQuery, purgeGenerationLog } from './generation-log.js';
+import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 const sqliteDialect: Dialect = {
   isUniqueViolation: (error) =>
@@ -61,10 +62,11 @@ function withStatementCache(connection: SqliteDatabase.Database): SqliteDatabase
  * that turn arrived before the read, so a write committed before any of them arrived is counted.
  * Reading per request cost a fifth of a whoami (a read transaction is several lock syscalls).
  */
-function sqliteGeneration(connection: SqliteDatabase.Database): GenerationSource {
+function sqliteGeneration(connection: SqliteDatabase.Database, db: Kysely<Database>): GenerationSource {
+  const log = new GenerationLog();
   let read: SqliteDatabase.Statement | undefined;
-  let pending: Promise<number> | undefined;
-  const readNow = (resolve: (value: number) => void, reject: (error: unknown) => void) => {
+  let pending: Promise<Generation> | undefined;
+  const readNow = (resolve: (value: Generation) => void, reject: (error: unknown) => void) => {
     // Inside another caller's open transaction the read would see its uncommitted writes.
     if (connection.inTransaction) {
       setImmediate(readNow, resolve, reject);
@@ -72,18 +74,21 @@ function sqliteGeneration(connection: SqliteDatabase.Database): GenerationSource
     }
     pending = undefined;
     try {
-      read ??= connection.prepare('select value from tessera_generation where id = 1').pluck();
-      resolve(generationValue(read.get()));
+      read ??= connection.prepare(generationQuery(db, 0).compile(db).sql);
+      resolve(log.record(read.all(log.since) as GenerationRow[]));
     } catch (error) {
       reject(error);
     }
   };
-  return { observe: () => (pending ??= new Promise((resolve, reject) => setImmediate(readNow, resolve, reject))) };
+  return {
+    observe: () => (pending ??= new Promise((resolve, reject) => setImmediate(readNow, resolve, reject))),
+    purge: () => purgeGenerationLog(db),
+  };
 }
 
 export async function openSqliteStores(file: string, options: { migrate: boolean }): Promise<EngineStores> {
   const connection = openConnection(file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   if (options.migrate) await migrateToLatest(db);
-  return createSqlStores(db, sqliteDialect, sqliteGeneration(connection));
+  return createSqlStores(db, sqliteDialect, sqliteGeneration(connection, db));
 }

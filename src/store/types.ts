@@ -136,21 +136,28 @@ export interface HealthCheck {
 /**
  * A number the database raises, in the same transaction, with every write that can stop a token
  * working: a session ended or deleted, a user changed or deleted, a token revoked (triggers do
- * it, so the CLI, an import or another instance cannot forget). An unchanged number means
- * nothing that authentication read since has changed.
+ * it, so the CLI, an import or another instance cannot forget). Each raise is logged with whom
+ * it concerns: the user id, or the revoked token's id. An unchanged number means nothing that
+ * authentication read since has changed.
  */
 export interface GenerationSource {
   /**
    * The current number, read after this call began: a write committed before the call is
    * counted. Concurrent callers share one read.
    */
-  observe(): Promise<number>;
+  observe(): Promise<Generation>;
+  /** Forgets log entries too old to matter; a reader that needs them treats everything as changed. */
+  purge(): Promise<number>;
 }
 
-/** The counter as read; without its row nothing would ever raise it, so no cache may trust it. */
-export function generationValue(value: unknown): number {
-  if (value === undefined || value === null) throw new Error('tessera_generation has no row; run `tessera migrate`.');
-  return Number(value);
+export interface Generation {
+  value: number;
+  /**
+   * The user ids and token ids that raises after `since` (up to `value`) concerned, or undefined
+   * when that is not known (too far back, or the counter moved without a log): then treat
+   * everything as changed.
+   */
+  changedSince(since: number): ReadonlySet<string> | undefined;
 }
 
 /** What one database engine provides. */

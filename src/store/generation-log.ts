@@ -1,0 +1,98 @@
+/**
+ * The reading side of the invalidation generation, shared by both engines: one statement reads
+ * the counter and the log rows above the last value this process saw (one snapshot, so the two
+ * agree), and GenerationLog turns those rows into "what changed since g".
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Database } from './schema.js';
+import type { Generation } from './types.js';
+
+/** How many raises of the log are kept, in the database and in memory. */
+export const GENERATIONS_KEPT = 10_000;
+
+export interface GenerationRow {
+  value: unknown;
+  generation: unknown;
+  subject: unknown;
+}
+
+/** The counter with every log row above `since`, ordered; one row with nulls when there are none. */
+export function generationQuery(db: Kysely<Database>, since: number) {
+  return sql<GenerationRow>`select g.value as value, c.generation as generation, c.subject as subject
+    from tessera_generation g left join tessera_changes c on c.generation > ${since}
+    where g.id = 1 order by c.generation`;
+}
+
+export async function purgeGenerationLog(db: Kysely<Database>): Promise<number> {
+  const result = await sql`delete from tessera_changes
+    where generation <= (select value from tessera_generation where id = 1) - ${GENERATIONS_KEPT}`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+export class GenerationLog {
+  private latest = -1;
+  /** changedSince(g) is known for g at or above this. */
+  private knownFrom = Number.POSITIVE_INFINITY;
+  private readonly subjects = new Map<number, string[]>();
+
+  /** The parameter for the next read. The first read needs no history: nothing is cached yet. */
+  get since(): number {
+    return this.latest < 0 ? Number.MAX_SAFE_INTEGER : this.latest;
+  }
+
+  record(rows: readonly GenerationRow[]): Generation {
+    const value = generationValue(rows[0]?.value);
+    if (this.latest < 0 || value < this.latest) {
+      // First read, or a counter that went back (a restored backup): no history to offer.
+      this.forgetHistory(value);
+    } else if (value > this.latest) {
+      const seen = new Map<number, string[]>();
+      for (const row of rows) {
+        if (row.generation === null || row.subject === null) continue;
+        const generation = Number(row.generation);
+        if (generation > value) continue;
+        const list = seen.get(generation) ?? [];
+        list.push(String(row.subject));
+        seen.set(generation, list);
+      }
+      if (seen.size === value - this.latest) {
+        for (const [generation, list] of seen) this.subjects.set(generation, list);
+        for (const generation of this.subjects.keys()) {
+          if (generation > value - GENERATIONS_KEPT) break;
+          this.subjects.delete(generation);
+        }
+        this.knownFrom = Math.max(this.knownFrom, value - GENERATIONS_KEPT);
+      } else {
+        // A raise without its log rows (purged, or the counter moved by hand): no history.
+        this.forgetHistory(value);
+      }
+    }
+    this.latest = value;
+    const knownFrom = this.knownFrom;
+    return {
+      value,
+      changedSince: (since) => {
+        if (since >= value) return new Set();
+        if (since < Math.max(knownFrom, this.knownFrom)) return undefined;
+        const changed = new Set<string>();
+        for (let generation = since + 1; generation <= value; generation++) {
+          const list = this.subjects.get(generation);
+          if (list === undefined) return undefined;
+          for (const subject of list) changed.add(subject);
+        }
+        return changed;
+      },
+    };
+  }
+
+  private forgetHistory(value: number): void {
+    this.subjects.clear();
+    this.knownFrom = value;
+  }
+}
+
+/** The counter as read; without its row nothing would ever raise it, so no cache may trust it. */
+function generationValue(value: unknown): number {
+  if (value === undefined || value === null) throw new Error('tessera_generation has no row; run `tessera migrate`.');
+  return Number(value);
+}
