@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { GenerationLog, type GenerationRow } from '../src/store/generation-log.js';
+import { GenerationLog, type LogRow } from '../src/store/generation-log.js';
 
 /**
  * A model of the database side: raises, each concerning some subjects, some of whose log rows may
@@ -30,11 +30,10 @@ describe('generation log', () => {
         const reader = new GenerationLog();
         const observations: { value: number; changedSince: (g: number) => ReadonlySet<string> | undefined }[] = [];
         const read = () => {
-          const rows: GenerationRow[] = log
-            .filter((r) => r.generation > reader.since)
-            .sort((x, y) => x.generation - y.generation)
-            .map((r) => ({ value, generation: r.generation, subject: r.subject }));
-          observations.push(reader.record(rows.length > 0 ? rows : [{ value, generation: null, subject: null }]));
+          const rows: LogRow[] = reader.needsRows(value)
+            ? log.filter((r) => r.generation > reader.since && r.generation <= value).sort((x, y) => x.generation - y.generation)
+            : [];
+          observations.push(reader.record(value, rows));
         };
         read();
         for (const s of steps) {
@@ -63,17 +62,19 @@ describe('generation log', () => {
 
   it('knows what changed when every raise was logged and read', () => {
     const reader = new GenerationLog();
-    const first = reader.record([{ value: 7, generation: null, subject: null }]);
+    const first = reader.record(7, []);
     assert.deepEqual([...(first.changedSince(7) ?? ['?'])], []);
-    const next = reader.record([
-      { value: 9, generation: 8, subject: 'u1' },
-      { value: 9, generation: 9, subject: 'jti-a' },
-      { value: 9, generation: 9, subject: 'u2' },
+    assert.equal(reader.needsRows(9), true);
+    const next = reader.record(9, [
+      { generation: 8, subject: 'u1' },
+      { generation: 9, subject: 'jti-a' },
+      { generation: 9, subject: 'u2' },
     ]);
     assert.deepEqual([...(next.changedSince(7) ?? [])].sort(), ['jti-a', 'u1', 'u2']);
     assert.deepEqual([...(next.changedSince(8) ?? [])].sort(), ['jti-a', 'u2']);
     assert.equal(next.changedSince(6), undefined, 'before the first read');
-    assert.equal(reader.record([{ value: 11, generation: 11, subject: 'u3' }]).changedSince(9), undefined, 'raise 10 has no rows');
-    assert.equal(reader.record([{ value: 4, generation: null, subject: null }]).changedSince(3), undefined, 'went back');
+    assert.equal(reader.record(11, [{ generation: 11, subject: 'u3' }]).changedSince(9), undefined, 'raise 10 has no rows');
+    assert.equal(reader.needsRows(4), false);
+    assert.equal(reader.record(4, []).changedSince(3), undefined, 'went back');
   });
 });

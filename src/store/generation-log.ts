@@ -1,7 +1,7 @@
 /**
- * The reading side of the invalidation generation, shared by both engines: one statement reads
- * the counter and the log rows above the last value this process saw (one snapshot, so the two
- * agree), and GenerationLog turns those rows into "what changed since g".
+ * The reading side of the invalidation generation, shared by both engines: read the counter (a
+ * one-row lookup, every time), and only when it moved, the log rows up to that value (committed
+ * with it, so all there), and GenerationLog turns them into "what changed since g".
  */
 import { type Kysely, sql } from 'kysely';
 import type { Database } from './schema.js';
@@ -10,17 +10,19 @@ import type { Generation } from './types.js';
 /** How many raises of the log are kept, in the database and in memory. */
 export const GENERATIONS_KEPT = 10_000;
 
-export interface GenerationRow {
-  value: unknown;
+export interface LogRow {
   generation: unknown;
   subject: unknown;
 }
 
-/** The counter with every log row above `since`, ordered; one row with nulls when there are none. */
-export function generationQuery(db: Kysely<Database>, since: number) {
-  return sql<GenerationRow>`select g.value as value, c.generation as generation, c.subject as subject
-    from tessera_generation g left join tessera_changes c on c.generation > ${since}
-    where g.id = 1 order by c.generation`;
+export function counterQuery() {
+  return sql<{ value: unknown }>`select value from tessera_generation where id = 1`;
+}
+
+/** The log rows of the raises after `after`, up to and including `upTo`, in order. */
+export function logQuery(after: number, upTo: number) {
+  return sql<LogRow>`select generation, subject from tessera_changes
+    where generation > ${after} and generation <= ${upTo} order by generation`;
 }
 
 export async function purgeGenerationLog(db: Kysely<Database>): Promise<number> {
@@ -35,22 +37,26 @@ export class GenerationLog {
   private knownFrom = Number.POSITIVE_INFINITY;
   private readonly subjects = new Map<number, string[]>();
 
-  /** The parameter for the next read. The first read needs no history: nothing is cached yet. */
+  /** The counter value of the last read: log rows above it explain the next one. */
   get since(): number {
-    return this.latest < 0 ? Number.MAX_SAFE_INTEGER : this.latest;
+    return this.latest;
   }
 
-  record(rows: readonly GenerationRow[]): Generation {
-    const value = generationValue(rows[0]?.value);
+  /** Whether `value` needs the log rows above `since` to be explained (no history before the first read). */
+  needsRows(value: number): boolean {
+    return this.latest >= 0 && value > this.latest;
+  }
+
+  record(counter: unknown, rows: readonly LogRow[]): Generation {
+    const value = generationValue(counter);
     if (this.latest < 0 || value < this.latest) {
       // First read, or a counter that went back (a restored backup): no history to offer.
       this.forgetHistory(value);
     } else if (value > this.latest) {
       const seen = new Map<number, string[]>();
       for (const row of rows) {
-        if (row.generation === null || row.subject === null) continue;
         const generation = Number(row.generation);
-        if (generation > value) continue;
+        if (generation <= this.latest || generation > value) continue;
         const list = seen.get(generation) ?? [];
         list.push(String(row.subject));
         seen.set(generation, list);

@@ -5,7 +5,7 @@ import { StoreUnavailableError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { createSqlStores, type Dialect } from './sql-stores.js';
-import { type GenerationRow, GenerationLog, generationQuery, purgeGenerationLog } from './generation-log.js';
+import { counterQuery, GenerationLog, logQuery, type LogRow, purgeGenerationLog } from './generation-log.js';
 import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 const INT8_OID = 20;
@@ -62,14 +62,21 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
  */
 function postgresGeneration(db: Kysely<Database>): GenerationSource {
   const log = new GenerationLog();
-  const query = generationQuery(db, 0).compile(db);
+  const counter = counterQuery().compile(db);
+  const rowsAbove = logQuery(0, 0).compile(db);
   let next: Promise<Generation> | undefined;
   let out: Promise<unknown> = Promise.resolve();
+  const read = async () => {
+    const [row] = (await db.executeQuery<{ value: unknown }>({ ...counter, queryId: createQueryId() })).rows;
+    const value = row?.value;
+    const rows = log.needsRows(Number(value))
+      ? (await db.executeQuery<LogRow>({ ...rowsAbove, parameters: [log.since, value], queryId: createQueryId() })).rows
+      : [];
+    return log.record(value, rows);
+  };
   const send = () => {
     next = undefined;
-    const answer = db
-      .executeQuery<GenerationRow>({ ...query, parameters: [log.since], queryId: createQueryId() })
-      .then((result) => log.record(result.rows));
+    const answer = read();
     out = answer.catch(() => {});
     return answer;
   };

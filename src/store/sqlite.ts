@@ -6,7 +6,7 @@ import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type 
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { createSqlStores, type Dialect } from './sql-stores.js';
-import { type GenerationRow, GenerationLog, generationQuery, purgeGenerationLog } from './generation-log.js';
+import { counterQuery, GenerationLog, logQuery, type LogRow, purgeGenerationLog } from './generation-log.js';
 import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 const sqliteDialect: Dialect = {
@@ -64,7 +64,7 @@ function withStatementCache(connection: SqliteDatabase.Database): SqliteDatabase
  */
 function sqliteGeneration(connection: SqliteDatabase.Database, db: Kysely<Database>): GenerationSource {
   const log = new GenerationLog();
-  let read: SqliteDatabase.Statement | undefined;
+  let statements: { counter: SqliteDatabase.Statement; log: SqliteDatabase.Statement } | undefined;
   let pending: Promise<Generation> | undefined;
   const readNow = (resolve: (value: Generation) => void, reject: (error: unknown) => void) => {
     // Inside another caller's open transaction the read would see its uncommitted writes.
@@ -74,8 +74,13 @@ function sqliteGeneration(connection: SqliteDatabase.Database, db: Kysely<Databa
     }
     pending = undefined;
     try {
-      read ??= connection.prepare(generationQuery(db, 0).compile(db).sql);
-      resolve(log.record(read.all(log.since) as GenerationRow[]));
+      statements ??= {
+        counter: connection.prepare(counterQuery().compile(db).sql).pluck(),
+        log: connection.prepare(logQuery(0, 0).compile(db).sql),
+      };
+      const value = statements.counter.get();
+      const rows = log.needsRows(Number(value)) ? (statements.log.all(log.since, value) as LogRow[]) : [];
+      resolve(log.record(value, rows));
     } catch (error) {
       reject(error);
     }
