@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { chart, type ChartRow } from './chart.js';
 import type { LoadOptions, LoadResult } from './load.js';
@@ -25,6 +26,7 @@ const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PASSWORD = 'bench horse battery staple';
 const TSX = import.meta.resolve('tsx');
+const REDIS_PREFIX = `tessera-bench:${randomBytes(4).toString('hex')}:`;
 
 interface Server {
   url: string;
@@ -241,7 +243,7 @@ async function main() {
 
   // whoami on PostgreSQL with Redis
   if (wanted('whoami-pg')) {
-    const shared = await tessera({ DATABASE_URL: await createDatabase(), REDIS_URL: REDIS, REDIS_PREFIX: `tessera-bench:${randomBytes(4).toString('hex')}:` });
+    const shared = await tessera({ DATABASE_URL: await createDatabase(), REDIS_URL: REDIS, REDIS_PREFIX: REDIS_PREFIX });
     const sharedUser = await signIn(shared.url);
     await versus('whoami, PostgreSQL + Redis', () => load({ url: `${shared.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sharedUser.tokens.access_token }, shared), 'bare Fastify', bareWhoami, 0.6);
   }
@@ -311,7 +313,22 @@ async function main() {
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rssMb: rss, rows }, null, 2)}\n`);
   writeFileSync(join(ROOT, 'docs', 'benchmark-chart.svg'), `${chart(rows, ROUNDS)}\n`);
+  await dropRedisPrefix();
   process.exit(0);
+}
+
+/** The keys the PostgreSQL + Redis server wrote under this run's prefix. */
+async function dropRedisPrefix(): Promise<void> {
+  const redis = new Redis(REDIS, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    const keys = await redis.keys(`${REDIS_PREFIX}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } catch {
+    // best effort, like the database drop
+  } finally {
+    redis.disconnect();
+  }
 }
 
 await main();
