@@ -23,8 +23,9 @@ export class AccessCache {
   /**
    * The cached principal for `token`, if still good. `generation` must have been observed after
    * the request arrived; a newer one first drops every entry that what changed since concerns.
+   * An entry whose token has `expired` is dropped.
    */
-  get(token: string, generation: Generation, nowSeconds: number, leewaySeconds: number): Principal | undefined {
+  get(token: string, generation: Generation, expired: (principal: Principal) => boolean): Principal | undefined {
     if (generation.value > this.generation) this.advance(generation);
     // Lower than seen before: a read overtaken by a newer one, or a database restored from a
     // backup, whose world the entries may not belong to. Drop them, and keep the highest value so
@@ -36,7 +37,7 @@ export class AccessCache {
     const key = token.slice(-KEY_LENGTH);
     const entry = this.entries.get(key);
     if (entry === undefined || entry.token !== token) return undefined;
-    if (entry.principal.claims.exp <= nowSeconds - leewaySeconds) {
+    if (expired(entry.principal)) {
       this.entries.delete(key);
       return undefined;
     }

@@ -57,8 +57,6 @@ export interface SessionServiceOptions {
   generation: GenerationSource;
   tokens: TokenService;
   clock: Clock;
-  /** Clock skew allowed when checking expiry, as the token service allows it. */
-  leewaySeconds: number;
   /** How many verified access tokens to keep; 0 turns the cache off. */
   accessCacheEntries: number;
   accessTtlSeconds: number;
@@ -106,7 +104,8 @@ export class SessionService {
     const generation =
       accepted.includes('access') && this.o.accessCacheEntries > 0 ? await this.o.generation.observe() : undefined;
     if (generation !== undefined) {
-      const hit = this.accessCache.get(token, generation, Math.floor(this.o.clock.now() / 1000), this.o.leewaySeconds);
+      const now = this.o.clock.now();
+      const hit = this.accessCache.get(token, generation, ({ claims }) => this.o.tokens.hasExpired(claims, now));
       if (hit) return hit;
     }
     const claims = this.o.tokens.verify(token, this.o.clock.now());

@@ -24,6 +24,8 @@ export interface TokenService {
   sign(claims: UnsignedClaims): string;
   /** Throws AppError `invalid_token` or `token_expired`; `nowMs` is the current time. */
   verify(token: string, nowMs: number): TokenClaims;
+  /** Whether verified claims have expired by `nowMs` (with the configured leeway), as `verify` decides. */
+  hasExpired(claims: TokenClaims, nowMs: number): boolean;
   /** The public keys to publish: empty for HS256. */
   jwks(): KeyRing['jwks'];
   /** Switches to a new key ring (after a rotation); tokens signed by its older keys still verify. */
@@ -64,6 +66,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   };
   verifiers = buildVerifiers(keys);
   const kidOfHeader = new Map<string, string>();
+  const hasExpired = (claims: TokenClaims, nowMs: number) => claims.exp <= Math.floor(nowMs / 1000) - leewaySeconds;
 
   return {
     jwks: () => keys.jwks,
@@ -72,6 +75,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       signer = createSigner({ key: next.signing.privateKey, algorithm: next.signing.algorithm, kid: next.signing.kid });
       keys = next;
     },
+    hasExpired,
     sign(claims) {
       return signer({ ...claims, nbf: claims.iat, iss: issuer });
     },
@@ -89,7 +93,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const now = Math.floor(nowMs / 1000);
       if (claims.nbf > now + leewaySeconds) throw invalid('The token is not valid yet.');
       if (claims.iat > now + leewaySeconds) throw invalid('The token was issued in the future.');
-      if (claims.exp <= now - leewaySeconds) throw new AppError('token_expired', 'The token has expired.');
+      if (hasExpired(claims, nowMs)) throw new AppError('token_expired', 'The token has expired.');
       return claims;
     },
   };
