@@ -1,11 +1,11 @@
 /** PostgreSQL through a pg pool: the shared store for any number of instances. */
-import { createQueryId, Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
-import { createSqlStores, type Dialect } from './sql-stores.js';
-import { counterQuery, GenerationLog, logQuery, type LogRow, purgeGenerationLog } from './generation-log.js';
+import { compiledOnce, createSqlStores, type Dialect } from './sql-stores.js';
+import { counterQuery, GenerationLog, logQuery, purgeGenerationLog } from './generation-log.js';
 import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 const INT8_OID = 20;
@@ -62,17 +62,13 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
  */
 function postgresGeneration(db: Kysely<Database>): GenerationSource {
   const log = new GenerationLog();
-  const counter = counterQuery().compile(db);
-  const rowsAbove = logQuery(0, 0).compile(db);
+  const counter = compiledOnce(db, () => counterQuery().compile(db));
+  const rowsAbove = compiledOnce(db, () => logQuery(0, 0).compile(db));
   let next: Promise<Generation> | undefined;
   let out: Promise<unknown> = Promise.resolve();
   const read = async () => {
-    const [row] = (await db.executeQuery<{ value: unknown }>({ ...counter, queryId: createQueryId() })).rows;
-    const value = row?.value;
-    const rows = log.needsRows(Number(value))
-      ? (await db.executeQuery<LogRow>({ ...rowsAbove, parameters: [log.since, value], queryId: createQueryId() })).rows
-      : [];
-    return log.record(value, rows);
+    const value = (await counter())[0]?.value;
+    return log.record(value, log.needsRows(Number(value)) ? await rowsAbove(log.since, value) : []);
   };
   const send = () => {
     next = undefined;

@@ -2,7 +2,7 @@
  * The user, session and revocation stores over Kysely: one query API for SQLite and PostgreSQL.
  * What differs between the engines (opening, error codes) lives in sqlite.ts and postgres.ts.
  */
-import { type Compilable, type CompiledQuery, createQueryId, type Kysely, type Selectable, sql } from 'kysely';
+import { type CompiledQuery, createQueryId, type Kysely, type Selectable, sql } from 'kysely';
 import type { Database, SessionsTable, UsersTable } from './schema.js';
 import type {
   CounterStore,
@@ -27,10 +27,13 @@ export interface Dialect {
  * placed them). For the lookups every request makes: building and compiling through the query
  * builder cost more than running the query, profiled.
  */
-function compiledOnce<R>(db: Kysely<Database>, build: () => Compilable<R>): (...parameters: unknown[]) => Promise<R[]> {
+export function compiledOnce<R>(
+  db: Kysely<Database>,
+  compile: () => CompiledQuery<R>,
+): (...parameters: unknown[]) => Promise<R[]> {
   let compiled: CompiledQuery<R> | undefined;
   return async (...parameters) => {
-    compiled ??= build().compile();
+    compiled ??= compile();
     return (await db.executeQuery<R>({ ...compiled, parameters, queryId: createQueryId() })).rows;
   };
 }
@@ -160,7 +163,8 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
         'u.created_at as user_created_at',
         'u.updated_at as user_updated_at',
       ])
-      .where('s.id', '=', ''),
+      .where('s.id', '=', '')
+      .compile(),
   );
   return {
     async insert(s) {
@@ -268,7 +272,7 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
 }
 
 export function createRevocationStore(db: Kysely<Database>): DurableRevocationStore {
-  const revokedJti = compiledOnce(db, () => db.selectFrom('revoked_tokens').select('jti').where('jti', '=', ''));
+  const revokedJti = compiledOnce(db, () => db.selectFrom('revoked_tokens').select('jti').where('jti', '=', '').compile());
   return {
     async revoke(jti, expiresAt) {
       await db
