@@ -33,8 +33,10 @@ export async function purgeGenerationLog(db: Kysely<Database>): Promise<number> 
 
 export class GenerationLog {
   private latest = -1;
-  /** changedSince(g) is known for g at or above this. */
-  private knownFrom = Number.POSITIVE_INFINITY;
+  /**
+   * Whom each raise concerned, for an unbroken run of raises ending at `latest`: a raise missing
+   * here (before the first read, trimmed, or never logged) makes what changed across it unknown.
+   */
   private readonly subjects = new Map<number, string[]>();
 
   /** The counter value of the last read: log rows above it explain the next one. */
@@ -51,7 +53,7 @@ export class GenerationLog {
     const value = generationValue(counter);
     if (this.latest < 0 || value < this.latest) {
       // First read, or a counter that went back (a restored backup): no history to offer.
-      this.forgetHistory(value);
+      this.subjects.clear();
     } else if (value > this.latest) {
       const seen = new Map<number, string[]>();
       for (const row of rows) {
@@ -67,19 +69,16 @@ export class GenerationLog {
           if (generation > value - GENERATIONS_KEPT) break;
           this.subjects.delete(generation);
         }
-        this.knownFrom = Math.max(this.knownFrom, value - GENERATIONS_KEPT);
       } else {
         // A raise without its log rows (purged, or the counter moved by hand): no history.
-        this.forgetHistory(value);
+        this.subjects.clear();
       }
     }
     this.latest = value;
-    const knownFrom = this.knownFrom;
     return {
       value,
       changedSince: (since) => {
         if (since >= value) return new Set();
-        if (since < Math.max(knownFrom, this.knownFrom)) return undefined;
         const changed = new Set<string>();
         for (let generation = since + 1; generation <= value; generation++) {
           const list = this.subjects.get(generation);
@@ -89,11 +88,6 @@ export class GenerationLog {
         return changed;
       },
     };
-  }
-
-  private forgetHistory(value: number): void {
-    this.subjects.clear();
-    this.knownFrom = value;
   }
 }
 
