@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Stores } from '../src/store/types.js';
 import { ENGINES } from './engines.js';
-import { bearer, decodeJwt, json, login, signUp, startApp, whoami, writeOutsideTessera } from './helpers.js';
+import { bearer, decodeJwt, json, login, signUp, startApp, whoami, sqlOutsideTessera } from './helpers.js';
 
 /** Counts the session lookups that reach the store; `hold` makes the next one wait after reading. */
 function countingLookups() {
@@ -53,7 +53,7 @@ for (const engine of ENGINES) {
       assert.equal(lookups(), 2, 'looked up again');
 
       // A raise the log cannot explain (the counter moved by hand): everything goes.
-      await writeOutsideTessera(a, 'update tessera_generation set value = value + 1 where id = 1');
+      await sqlOutsideTessera(a.databaseUrl, 'update tessera_generation set value = value + 1 where id = 1');
       assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
       assert.equal(lookups(), 3, 'looked up again');
     });
@@ -80,14 +80,14 @@ for (const engine of ENGINES) {
       const revoked = await signUp(a.app);
       for (const user of [ended, deleted, revoked]) assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
 
-      await writeOutsideTessera(a, 'update sessions set ended_at = 1 where id = ?', [String(decodeJwt(ended.tokens.access_token).payload.sid)]);
+      await sqlOutsideTessera(a.databaseUrl, 'update sessions set ended_at = 1 where id = ?', [String(decodeJwt(ended.tokens.access_token).payload.sid)]);
       assert.equal(json(await whoami(a.app, ended.tokens.access_token)).error, 'token_revoked');
-      await writeOutsideTessera(a, 'delete from users where id = ?', [deleted.userId]);
+      await sqlOutsideTessera(a.databaseUrl, 'delete from users where id = ?', [deleted.userId]);
       assert.equal((await whoami(a.app, deleted.tokens.access_token)).statusCode, 401);
       // With Redis, token revocations are read from its mirror, which only Tessera writes: a row
       // slipped into the table behind its back is not seen there (README, "Redis").
       if (engine === 'postgres+redis') return;
-      await writeOutsideTessera(a, 'insert into revoked_tokens (jti, expires_at) values (?, ?)', [
+      await sqlOutsideTessera(a.databaseUrl, 'insert into revoked_tokens (jti, expires_at) values (?, ?)', [
         String(decodeJwt(revoked.tokens.access_token).payload.jti),
         a.clock.now() + 3_600_000,
       ]);
@@ -212,7 +212,7 @@ for (const engine of ENGINES) {
       assert.deepEqual([...(now.changedSince(now.value - 1) ?? [])], [other.userId]);
       assert.equal(now.changedSince(start.value - 1), undefined, 'from before the first read: unknown');
 
-      await writeOutsideTessera(a, 'insert into tessera_changes (generation, subject) values (?, ?)', [now.value - 20_000, 'ancient']);
+      await sqlOutsideTessera(a.databaseUrl, 'insert into tessera_changes (generation, subject) values (?, ?)', [now.value - 20_000, 'ancient']);
       assert.equal(await stores.generation.purge(), 1);
       assert.equal(await stores.generation.purge(), 0);
     });
@@ -229,8 +229,8 @@ describe('access cache and a generation that goes back (a database restored from
     await a.stores.users.update(other.userId, { roles: ['x'] }, a.clock.now());
     assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200, 'cached at the raised generation');
     // The restore: the session is gone and the counter is back where it was.
-    await writeOutsideTessera(a, 'delete from sessions where user_id = ?', [user.userId]);
-    await writeOutsideTessera(a, 'update tessera_generation set value = ? where id = 1', [before]);
+    await sqlOutsideTessera(a.databaseUrl, 'delete from sessions where user_id = ?', [user.userId]);
+    await sqlOutsideTessera(a.databaseUrl, 'update tessera_generation set value = ? where id = 1', [before]);
     assert.equal(json(await whoami(a.app, user.tokens.access_token)).error, 'token_revoked');
     // The counter climbs back to the value the old entry was cached at: still refused.
     await a.stores.users.update(other.userId, { roles: [] }, a.clock.now());

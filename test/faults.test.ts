@@ -3,10 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
 import { createTestDatabase, ENGINES, POSTGRES_ADMIN_URL, SHARED_ENGINES } from './engines.js';
-import { decodeJwt, json, newCredentials, PASSWORD, SECRET, signUp, startApp, whoami } from './helpers.js';
+import { decodeJwt, json, newCredentials, PASSWORD, SECRET, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
 import { post, startServer } from './server-process.js';
 import { startProxy } from './tcp-proxy.js';
 
@@ -148,16 +146,6 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
 
 async function readSessions(databaseUrl: string): Promise<Map<string, { refresh_jti: string; previous_jti: string | null }>> {
   type Row = { id: string; refresh_jti: string; previous_jti: string | null };
-  let rows: Row[];
-  if (databaseUrl.startsWith('sqlite:')) {
-    const db = new SqliteDatabase(databaseUrl.slice('sqlite:'.length), { readonly: true });
-    rows = db.prepare('select id, refresh_jti, previous_jti from sessions').all() as Row[];
-    db.close();
-  } else {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    rows = (await client.query<Row>('select id, refresh_jti, previous_jti from sessions')).rows;
-    await client.end();
-  }
+  const rows = await sqlOutsideTessera<Row>(databaseUrl, 'select id, refresh_jti, previous_jti from sessions');
   return new Map(rows.map((r) => [r.id, r]));
 }

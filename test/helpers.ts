@@ -200,24 +200,30 @@ export async function snapshot(stores: Stores, now: number): Promise<string> {
 }
 
 /**
- * Runs one statement on the app's database through a connection of its own, as another program
- * would (`?` placeholders on both engines).
+ * Runs one statement on a Tessera database through a connection of its own, as another program
+ * would (`?` placeholders on both engines); returns the rows a query reads.
  */
-export async function writeOutsideTessera(t: TestApp, statement: string, parameters: unknown[] = []): Promise<void> {
-  if (t.databaseUrl.startsWith('sqlite:')) {
-    const db = new SqliteDatabase(t.databaseUrl.slice('sqlite:'.length));
+export async function sqlOutsideTessera<R = Record<string, unknown>>(
+  databaseUrl: string,
+  statement: string,
+  parameters: unknown[] = [],
+): Promise<R[]> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new SqliteDatabase(databaseUrl.slice('sqlite:'.length));
     try {
-      db.prepare(statement).run(...parameters);
+      const prepared = db.prepare(statement);
+      if (prepared.reader) return prepared.all(...parameters) as R[];
+      prepared.run(...parameters);
+      return [];
     } finally {
       db.close();
     }
-    return;
   }
-  const client = new pg.Client({ connectionString: t.databaseUrl });
+  const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     let index = 0;
-    await client.query(statement.replace(/\?/g, () => `$${++index}`), parameters);
+    return (await client.query(statement.replace(/\?/g, () => `$${++index}`), parameters)).rows as R[];
   } finally {
     await client.end();
   }
