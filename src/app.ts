@@ -84,7 +84,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('principal', null);
-  registerErrorHandling(app);
+  registerErrorHandling(app, stores.isUnavailable);
   registerJsonOnly(app);
 
   app.addHook('onRequest', (_request, reply, done) => {

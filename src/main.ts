@@ -9,13 +9,11 @@ import { readPassword } from './cli-input.js';
 import { ConfigError, type LoadedConfig, loadConfig, readEnvironment } from './config.js';
 import { AppError } from './errors.js';
 import { serve } from './server.js';
-import { migrateToLatest } from './store/migrations.js';
-import { openPostgresDb } from './store/postgres.js';
-import { openSqliteDb } from './store/sqlite.js';
+import { migrateToLatest } from './store/migrations/index.js';
 import { systemClock } from './clock.js';
 import { importFlaskUsers } from './core/flask-import.js';
 import { readFlaskUsers } from './store/flask-source.js';
-import { openStores } from './store/open.js';
+import { openDatabase, openStores } from './store/open.js';
 import { rotateKeys } from './tokens/key-source.js';
 
 const USAGE = `Usage: tessera <command>
@@ -64,13 +62,9 @@ function loadFromEnvironment(): LoadedConfig {
 }
 
 async function migrate({ config }: LoadedConfig): Promise<number> {
-  const target = config.database;
-  const db =
-    target.kind === 'sqlite'
-      ? openSqliteDb(target.file)
-      : openPostgresDb({ url: target.url, migrate: false, timeoutMs: config.storeTimeoutMs });
+  const { db, engine } = openDatabase(config);
   try {
-    const applied = await migrateToLatest(db);
+    const applied = await migrateToLatest(db, engine);
     console.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : 'The schema is up to date.');
     return 0;
   } finally {

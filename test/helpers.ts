@@ -16,6 +16,7 @@ import { type Config, loadConfig } from '../src/config.js';
 import { createPasswordHasher, type PasswordHasher } from '../src/core/password-hasher.js';
 import { werkzeugVerifier } from '../src/core/werkzeug-hashes.js';
 import { openStores } from '../src/store/open.js';
+import type { RedisMirror } from '../src/store/redis.js';
 import type { Stores } from '../src/store/types.js';
 import { createRedisPrefix, createTestDatabase, type Engine, REDIS_TEST_URL } from './engines.js';
 
@@ -47,6 +48,8 @@ export interface TestApp {
   app: FastifyInstance;
   config: Config;
   stores: Stores;
+  /** The Redis fast path behind `stores`, with REDIS_URL. */
+  redis: RedisMirror | undefined;
   clock: TestClock;
   dir: string;
   logs: string[];
@@ -110,10 +113,10 @@ export async function startApp(t: Teardown, engine: Engine, options: TestAppOpti
     await realStores.close();
     if (!options.sameStoreAs) rmSync(dir, { recursive: true, force: true });
   });
-  return { app, config, stores, clock, dir, logs, databaseUrl, redisPrefix };
+  return { app, config, stores, redis: realStores.redis, clock, dir, logs, databaseUrl, redisPrefix };
 }
 
-async function waitForRedis(mirror: NonNullable<Stores['redis']>): Promise<void> {
+async function waitForRedis(mirror: RedisMirror): Promise<void> {
   for (let i = 0; i < 100 && mirror.client.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
   await mirror.resync();
 }

@@ -54,7 +54,7 @@ describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('po
     const other = await login(test.app, credentials);
 
     await proxy.cut();
-    await waitFor(() => test.stores.redis?.client.status !== 'ready', 'the client to notice');
+    await waitFor(() => test.redis?.client.status !== 'ready', 'the client to notice');
     const ready = await test.app.inject({ method: 'GET', url: '/ready' });
     assert.equal(ready.statusCode, 200);
     assert.deepEqual(json(ready), { status: 'degraded', checks: { database: 'ok', redis: 'down' } });
@@ -80,7 +80,7 @@ describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('po
     const { tokens } = await signUp(a.app);
     assert.equal((await whoami(b.app, tokens.access_token)).statusCode, 200);
     await proxy.cut();
-    await waitFor(() => a.stores.redis?.client.status !== 'ready', 'A to lose Redis');
+    await waitFor(() => a.redis?.client.status !== 'ready', 'A to lose Redis');
     const revoke = await a.app.inject({ method: 'POST', url: '/auth/revoke_token', headers: bearer(tokens.access_token) });
     assert.equal(revoke.statusCode, 200);
     const onB = await whoami(b.app, tokens.access_token);
@@ -98,7 +98,7 @@ describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('po
     assert.equal((await register(0)).statusCode, 201);
     assert.ok((await redis.keys(`${test.redisPrefix}rate:*`)).length > 0, 'the counter lives in Redis');
     await proxy.cut();
-    await waitFor(() => test.stores.redis?.client.status !== 'ready', 'the client to notice');
+    await waitFor(() => test.redis?.client.status !== 'ready', 'the client to notice');
     const codes = [];
     for (let i = 1; i <= 5; i++) codes.push((await register(i)).statusCode);
     assert.deepEqual(codes.slice(-1), [429], codes.join(','));

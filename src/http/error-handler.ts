@@ -9,36 +9,10 @@ import { fieldProblems } from './validation.js';
 
 const TOKEN_ERRORS = new Set(['invalid_token', 'token_expired', 'token_revoked', 'fresh_token_required']);
 
-/** Connection-level failures from pg, ioredis and node:net mean a store is down, not a bug. */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '08000',
-  '08003',
-  '08006',
-]);
-
-function isUnavailable(error: unknown): boolean {
-  if (error instanceof StoreUnavailableError) return true;
-  if (!(error instanceof Error)) return false;
-  const code = 'code' in error ? String(error.code) : '';
-  if (UNAVAILABLE_CODES.has(code)) return true;
-  // pg reports pool and query timeouts, and a lost connection, only in the message.
-  return /timeout exceeded|Connection terminated|connection timeout|Query read timeout|Client has encountered a connection error/i.test(
-    error.message,
-  );
-}
-
-export function toAppError(error: unknown): AppError {
+/** `storeUnavailable` is the stores' own judgement of their errors (see EngineStores.isUnavailable). */
+export function toAppError(error: unknown, storeUnavailable: (error: unknown) => boolean): AppError {
   if (error instanceof AppError) return error;
-  if (isUnavailable(error)) {
+  if (error instanceof StoreUnavailableError || storeUnavailable(error)) {
     return new AppError('unavailable', 'A data store is unavailable; try again shortly.', { cause: error });
   }
   const fastifyError = error as Partial<FastifyError> & { validationContext?: string };
@@ -86,7 +60,7 @@ export function sendError(reply: FastifyReply, appError: AppError): FastifyReply
 }
 
 /** Error and not-found handling, with a JSON 405 for a known path asked with the wrong method. */
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, storeUnavailable: (error: unknown) => boolean): void {
   const routes: { pattern: RegExp; method: string }[] = [];
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -95,7 +69,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const appError = toAppError(error);
+    const appError = toAppError(error, storeUnavailable);
     if (appError.status >= 500) request.log.error({ err: error }, appError.message);
     return sendError(reply, appError);
   });

@@ -1,8 +1,12 @@
+/** Opens the configured engines: the one place that chooses between SQLite, PostgreSQL and Redis. */
+import type { Kysely } from 'kysely';
 import { type Clock, systemClock } from '../clock.js';
 import type { Config } from '../config.js';
-import { openPostgresStores } from './postgres.js';
-import { createRedisMirror } from './redis.js';
-import { openSqliteStores } from './sqlite.js';
+import { openPostgresDb, openPostgresStores, postgresEngine } from './postgres.js';
+import { createRedisMirror, type RedisMirror } from './redis.js';
+import type { Database } from './schema.js';
+import type { SqlEngine } from './sql-engine.js';
+import { openSqliteDb, openSqliteStores, sqliteEngine } from './sqlite.js';
 import type { Stores } from './types.js';
 
 export interface OpenOptions {
@@ -12,8 +16,13 @@ export interface OpenOptions {
   warn?: (message: string, context?: Record<string, unknown>) => void;
 }
 
+/** The stores, and with REDIS_URL the Redis mirror behind them (for readiness waits and tests). */
+export interface OpenedStores extends Stores {
+  redis?: RedisMirror;
+}
+
 /** Opens the configured database (migrating it first if asked) and, with REDIS_URL, the Redis fast path. */
-export async function openStores(config: Config, options: OpenOptions): Promise<Stores> {
+export async function openStores(config: Config, options: OpenOptions): Promise<OpenedStores> {
   const target = config.database;
   const clock = options.clock ?? systemClock;
   const stores =
@@ -33,10 +42,19 @@ export async function openStores(config: Config, options: OpenOptions): Promise<
     revocations: mirror.revocations,
     counters: mirror.counters,
     health: [...stores.health, mirror.health],
+    isUnavailable: (error) => stores.isUnavailable(error) || mirror.isUnavailable(error),
     redis: mirror,
     close: async () => {
       await mirror.close();
       await stores.close();
     },
   };
+}
+
+/** The configured database alone, unmigrated, with its engine: for `tessera migrate`. */
+export function openDatabase(config: Config): { db: Kysely<Database>; engine: SqlEngine } {
+  const target = config.database;
+  return target.kind === 'sqlite'
+    ? { db: openSqliteDb(target.file), engine: sqliteEngine }
+    : { db: openPostgresDb({ url: target.url, migrate: false, timeoutMs: config.storeTimeoutMs }), engine: postgresEngine };
 }

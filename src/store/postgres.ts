@@ -2,16 +2,85 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
-import { migrateToLatest } from './migrations.js';
-import type { Database } from './schema.js';
-import { compiledOnce, createSqlStores, type Dialect } from './sql-stores.js';
 import { counterQuery, GenerationLog, logQuery, purgeGenerationLog } from './generation-log.js';
+import { GENERATION_TRIGGERS, RAISE_GENERATION } from './generation-triggers.js';
+import { migrateToLatest } from './migrations/index.js';
+import type { Database } from './schema.js';
+import { compiledOnce } from './sql/compiled-once.js';
+import { createSqlStores } from './sql/stores.js';
+import type { SqlEngine } from './sql-engine.js';
 import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 const INT8_OID = 20;
 
-const postgresDialect: Dialect = {
+/** Connection-level failures (node:net's, and PostgreSQL's own) mean the server is away, not a bug. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000', // connection_exception
+  '08003', // connection_does_not_exist
+  '08006', // connection_failure
+]);
+/** pg reports pool and query timeouts, and a lost connection, only in the message. */
+const UNAVAILABLE_MESSAGE =
+  /timeout exceeded|Connection terminated|connection timeout|Query read timeout|Client has encountered a connection error/i;
+
+// PostgreSQL fires row triggers when their statement has finished, so a statement holds its own
+// row locks before it waits for the counter's: writers queue on the counter, never deadlock on
+// it, as long as a transaction raises it in its last writing statement (every store method does).
+// The trigger's argument names the column that says whom the change concerns.
+const { sessionEnded, sessionDeleted, userChanged, userDeleted, tokenRevoked } = GENERATION_TRIGGERS;
+const perRow = (trigger: { table: string; name: string; subject: string }, event: string, when = '') =>
+  `create trigger ${trigger.name} after ${event} on ${trigger.table} for each row ${when}
+     execute function tessera_raise_generation('${trigger.subject}')`;
+
+export const postgresEngine: SqlEngine = {
+  name: 'PostgreSQL',
   isUniqueViolation: (error) => error instanceof Error && 'code' in error && error.code === '23505',
+  isUnavailable: (error) =>
+    error instanceof Error &&
+    (UNAVAILABLE_CODES.has('code' in error ? String(error.code) : '') || UNAVAILABLE_MESSAGE.test(error.message)),
+  generationTriggers: {
+    up: [
+      `create function tessera_raise_generation() returns trigger language plpgsql as $$
+         declare raised bigint;
+         begin
+           ${RAISE_GENERATION} returning value into raised;
+           insert into tessera_changes (generation, subject)
+             values (raised, coalesce(to_jsonb(new), to_jsonb(old)) ->> tg_argv[0]);
+           return null;
+         end $$`,
+      // Purging deletes many sessions in one statement: raise once, and only if it deleted any.
+      `create function tessera_raise_generation_for_deleted() returns trigger language plpgsql as $$
+         declare raised bigint;
+         begin
+           if exists (select 1 from gone) then
+             ${RAISE_GENERATION} returning value into raised;
+             insert into tessera_changes (generation, subject)
+               select distinct raised, to_jsonb(gone) ->> tg_argv[0] from gone;
+           end if;
+           return null;
+         end $$`,
+      perRow(sessionEnded, 'update of ended_at', 'when (old.ended_at is null and new.ended_at is not null)'),
+      `create trigger ${sessionDeleted.name} after delete on ${sessionDeleted.table} referencing old table as gone
+         for each statement execute function tessera_raise_generation_for_deleted('${sessionDeleted.subject}')`,
+      perRow(userChanged, 'update'),
+      perRow(userDeleted, 'delete'),
+      perRow(tokenRevoked, 'insert'),
+    ],
+    down: [
+      ...Object.values(GENERATION_TRIGGERS).map(({ name, table }) => `drop trigger if exists ${name} on ${table}`),
+      'drop function if exists tessera_raise_generation()',
+      'drop function if exists tessera_raise_generation_for_deleted()',
+    ],
+  },
 };
 
 export interface PostgresOptions {
@@ -46,13 +115,13 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
   const db = openPostgresDb(options);
   if (options.migrate) {
     try {
-      await migrateToLatest(db);
+      await migrateToLatest(db, postgresEngine);
     } catch (error) {
       await db.destroy();
       throw new StoreUnavailableError('PostgreSQL', error);
     }
   }
-  return createSqlStores(db, postgresDialect, postgresGeneration(db));
+  return createSqlStores(db, postgresEngine, postgresGeneration(db));
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { windowOf } from './sql-stores.js';
+import { windowOf } from './rate-window.js';
 import type { CounterStore, DurableRevocationStore, HealthCheck, RevocationStore } from './types.js';
 
 export interface RedisMirrorOptions {
@@ -27,6 +27,8 @@ export interface RedisMirror {
   /** Rate-limit counters in Redis, falling back to the database's while Redis cannot be reached. */
   counters: CounterStore;
   health: HealthCheck;
+  /** Whether an error is ioredis saying the server is away (every command here falls back instead of throwing one). */
+  isUnavailable(error: unknown): boolean;
   client: Redis;
   /** Copies the durable list into Redis and marks it synced; resolves false if another instance holds the lock. */
   resync(): Promise<boolean>;
@@ -156,6 +158,9 @@ export function createRedisMirror(
     counters,
     client,
     resync,
+    isUnavailable: (error) =>
+      error instanceof Error &&
+      (error.name === 'MaxRetriesPerRequestError' || /Connection is closed|Command timed out|Stream isn't writeable/.test(error.message)),
     health: {
       name: 'redis',
       critical: false,

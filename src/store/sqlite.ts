@@ -3,17 +3,38 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement } from 'kysely';
-import { migrateToLatest } from './migrations.js';
+import { counterQuery, GenerationLog, type LogRow, logQuery, purgeGenerationLog } from './generation-log.js';
+import { GENERATION_TRIGGERS, RAISE_GENERATION } from './generation-triggers.js';
+import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
-import { createSqlStores, type Dialect } from './sql-stores.js';
-import { counterQuery, GenerationLog, logQuery, type LogRow, purgeGenerationLog } from './generation-log.js';
+import type { SqlEngine } from './sql-engine.js';
+import { createSqlStores } from './sql/stores.js';
 import type { EngineStores, Generation, GenerationSource } from './types.js';
 
-const sqliteDialect: Dialect = {
+/** SQLite triggers run per row: a raise and its log row for each changed row. */
+const raise = (subject: string) =>
+  `${RAISE_GENERATION}; insert into tessera_changes (generation, subject) select value, ${subject} from tessera_generation where id = 1;`;
+const { sessionEnded, sessionDeleted, userChanged, userDeleted, tokenRevoked } = GENERATION_TRIGGERS;
+
+export const sqliteEngine: SqlEngine = {
+  name: 'SQLite',
   isUniqueViolation: (error) =>
     error instanceof Error &&
     'code' in error &&
     (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
+  // A file on this machine: there is no server to lose. A lock held past busy_timeout is a bug to see.
+  isUnavailable: () => false,
+  generationTriggers: {
+    up: [
+      `create trigger ${sessionEnded.name} after update of ended_at on ${sessionEnded.table}
+         when old.ended_at is null and new.ended_at is not null begin ${raise(`new.${sessionEnded.subject}`)} end`,
+      `create trigger ${sessionDeleted.name} after delete on ${sessionDeleted.table} begin ${raise(`old.${sessionDeleted.subject}`)} end`,
+      `create trigger ${userChanged.name} after update on ${userChanged.table} begin ${raise(`old.${userChanged.subject}`)} end`,
+      `create trigger ${userDeleted.name} after delete on ${userDeleted.table} begin ${raise(`old.${userDeleted.subject}`)} end`,
+      `create trigger ${tokenRevoked.name} after insert on ${tokenRevoked.table} begin ${raise(`new.${tokenRevoked.subject}`)} end`,
+    ],
+    down: Object.values(GENERATION_TRIGGERS).map(({ name }) => `drop trigger if exists ${name}`),
+  },
 };
 
 export function openSqliteDb(file: string): Kysely<Database> {
@@ -94,6 +115,6 @@ function sqliteGeneration(connection: SqliteDatabase.Database, db: Kysely<Databa
 export async function openSqliteStores(file: string, options: { migrate: boolean }): Promise<EngineStores> {
   const connection = openConnection(file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
-  if (options.migrate) await migrateToLatest(db);
-  return createSqlStores(db, sqliteDialect, sqliteGeneration(connection, db));
+  if (options.migrate) await migrateToLatest(db, sqliteEngine);
+  return createSqlStores(db, sqliteEngine, sqliteGeneration(connection, db));
 }

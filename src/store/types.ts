@@ -1,5 +1,3 @@
-import type { RedisMirror } from './redis.js';
-
 /**
  * The storage seam. Each interface is what the core needs and nothing more; every engine
  * implements it. Times are milliseconds since the epoch.
@@ -168,12 +166,15 @@ export interface EngineStores {
   counters: CounterStore;
   generation: GenerationSource;
   health: HealthCheck[];
+  /**
+   * Whether an error from these stores means one could not be reached or answered too late
+   * (the caller answers 503 and may retry) rather than a bug. Only the engine knows its errors.
+   */
+  isUnavailable(error: unknown): boolean;
   close(): Promise<void>;
 }
 
 export interface Stores extends EngineStores {
   /** What the core checks: the durable list itself, or the Redis fast path in front of it. */
   revocations: RevocationStore;
-  /** Present with REDIS_URL. */
-  redis?: RedisMirror;
 }

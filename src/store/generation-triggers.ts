@@ -1,0 +1,21 @@
+/**
+ * The parts of the invalidation triggers (see GenerationSource in types.ts) that both engines
+ * share: which writes raise the generation, and the raise itself. Each engine writes the
+ * triggers in its own dialect from these.
+ */
+
+/** Raises the one counter row; a trigger then logs whom the raise concerned. */
+export const RAISE_GENERATION = 'update tessera_generation set value = value + 1 where id = 1';
+
+/**
+ * Every trigger: its table, its name, and the column naming whom a change concerns (the user
+ * whose session or record changed, or the revoked token's id). Opening a session, rotating a
+ * refresh token and counting rate limits have none: cached access checks stay valid across them.
+ */
+export const GENERATION_TRIGGERS = {
+  sessionEnded: { table: 'sessions', name: 'tessera_session_ended', subject: 'user_id' },
+  sessionDeleted: { table: 'sessions', name: 'tessera_session_deleted', subject: 'user_id' },
+  userChanged: { table: 'users', name: 'tessera_user_changed', subject: 'id' },
+  userDeleted: { table: 'users', name: 'tessera_user_deleted', subject: 'id' },
+  tokenRevoked: { table: 'revoked_tokens', name: 'tessera_token_revoked', subject: 'jti' },
+} as const;

@@ -1,0 +1,19 @@
+import type { Kysely, Migration } from 'kysely';
+
+// biome-ignore lint/suspicious/noExplicitAny: a frozen migration must not follow today's schema types
+type AnyDb = Kysely<any>;
+
+export const rateCounters: Migration = {
+  async up(db: AnyDb) {
+    await db.schema
+      .createTable('rate_counters')
+      .addColumn('key', 'varchar(400)', (c) => c.primaryKey())
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .addColumn('reset_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('rate_counters_reset_at').on('rate_counters').column('reset_at').execute();
+  },
+  async down(db: AnyDb) {
+    await db.schema.dropTable('rate_counters').execute();
+  },
+};

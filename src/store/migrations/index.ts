@@ -1,0 +1,32 @@
+/**
+ * Versioned schema migrations, applied in name order on start and by `tessera migrate`.
+ * Each one is frozen once released: change the schema by adding a new one.
+ */
+import { type Kysely, type Migration, Migrator } from 'kysely';
+import type { SqlEngine } from '../sql-engine.js';
+import { initial } from './2026-11-24-001-initial.js';
+import { rateCounters } from './2026-11-24-002-rate-counters.js';
+import { cacheGeneration } from './2026-11-29-003-cache-generation.js';
+
+/** Every migration by name, for one engine (some carry statements in its dialect). */
+export function migrations(engine: SqlEngine): Readonly<Record<string, Migration>> {
+  return {
+    '2026-11-24-001-initial': initial,
+    '2026-11-24-002-rate-counters': rateCounters,
+    '2026-11-29-003-cache-generation': cacheGeneration(engine),
+  };
+}
+
+/** Applies every pending migration; returns the names applied. */
+// biome-ignore lint/suspicious/noExplicitAny: Kysely's Migrator takes the untyped database
+export async function migrateToLatest(db: Kysely<any>, engine: SqlEngine): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => ({ ...migrations(engine) }) },
+    migrationTableName: 'tessera_migrations',
+    migrationLockTableName: 'tessera_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,18 @@
+/**
+ * What differs between the SQL engines behind the one Kysely query API. Each engine's file
+ * (sqlite.ts, postgres.ts) implements this and nothing outside those files knows an engine's
+ * error codes or SQL dialect.
+ */
+export interface SqlEngine {
+  /** For messages: 'SQLite' or 'PostgreSQL'. */
+  readonly name: string;
+  /** A write refused by a unique key. */
+  isUniqueViolation(error: unknown): boolean;
+  /** The server could not be reached or did not answer in time: a 503 to retry, not a bug. */
+  isUnavailable(error: unknown): boolean;
+  /**
+   * The triggers of migration 2026-11-29-003 (see generation-triggers.ts), in this engine's
+   * dialect. Frozen with that migration: a change to them is a new migration.
+   */
+  readonly generationTriggers: { readonly up: readonly string[]; readonly down: readonly string[] };
+}

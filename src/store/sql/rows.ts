@@ -1,0 +1,41 @@
+/** Rows as the engines return them, turned into the records of the storage seam. */
+import type { Selectable } from 'kysely';
+import type { SessionsTable, UsersTable } from '../schema.js';
+import type { SessionRecord, UserRecord } from '../types.js';
+
+export function toUser(row: Selectable<UsersTable>): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    passwordHash: row.password_hash,
+    roles: parseRoles(row.roles),
+    disabled: Number(row.disabled) === 1,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function parseRoles(raw: string): string[] {
+  const value: unknown = JSON.parse(raw);
+  return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : [];
+}
+
+export function toSession(row: Selectable<SessionsTable>): SessionRecord {
+  const optionalNumber = (value: number | null) => (value === null ? null : Number(value));
+  return {
+    id: row.id,
+    userId: row.user_id,
+    refreshJti: row.refresh_jti,
+    refreshIssuedAt: Number(row.refresh_issued_at),
+    previousJti: row.previous_jti,
+    rotatedAt: optionalNumber(row.rotated_at),
+    createdAt: Number(row.created_at),
+    lastUsedAt: Number(row.last_used_at),
+    expiresAt: Number(row.expires_at),
+    endedAt: optionalNumber(row.ended_at),
+    endReason: row.end_reason,
+    userAgent: row.user_agent,
+    ip: row.ip,
+  };
+}
