@@ -3,10 +3,11 @@
  * repeated token costs neither a signature check nor a store lookup. An entry is used only while
  * nothing it depends on has changed since it was read (its user's sessions and record, its token
  * id: the store's generation log says what changed), its token has not expired, and the key ring
- * is the one it was verified with.
+ * is the one it was verified with. The cache reads the generation itself, so its callers only
+ * say how to load a principal it does not have.
  */
-import type { Generation } from '../store/types.js';
-import type { Principal } from './sessions.js';
+import type { Generation, GenerationSource } from '../store/types.js';
+import type { Principal } from './types.js';
 
 /**
  * Entries are found by the token's last characters (its signature's) and then compared whole:
@@ -14,18 +15,42 @@ import type { Principal } from './sessions.js';
  */
 const KEY_LENGTH = 32;
 
+export interface AccessCacheOptions {
+  generation: GenerationSource;
+  /** How many principals to keep; 0 turns the cache off (every call loads). */
+  maxEntries: number;
+  /** Whether a principal's token has expired now, by the token service's rule. */
+  expired(principal: Principal): boolean;
+}
+
 export class AccessCache {
   private readonly entries = new Map<string, { token: string; principal: Principal }>();
   private generation = -1;
 
-  constructor(private readonly maxEntries: number) {}
+  constructor(private readonly o: AccessCacheOptions) {}
 
   /**
-   * The cached principal for `token`, if still good. `generation` must have been observed after
-   * the request arrived; a newer one first drops every entry that what changed since concerns.
-   * An entry whose token has `expired` is dropped.
+   * The principal for `token`: from memory while still good, else from `load`. What `load`
+   * returns is kept only if it is an access token's (refresh tokens are checked against state
+   * that rotation changes) and nothing changed while it loaded.
    */
-  get(token: string, generation: Generation, expired: (principal: Principal) => boolean): Principal | undefined {
+  async resolve(token: string, load: () => Promise<Principal>): Promise<Principal> {
+    if (this.o.maxEntries === 0) return load();
+    // Observed after the request arrived: a write committed before it is counted.
+    const generation = await this.o.generation.observe();
+    const hit = this.get(token, generation);
+    if (hit) return hit;
+    const principal = await load();
+    if (principal.claims.type === 'access') this.set(token, principal, generation.value);
+    return principal;
+  }
+
+  /** After a key rotation: tokens of a retired key must be verified (and refused) again. */
+  clear(): void {
+    this.entries.clear();
+  }
+
+  private get(token: string, generation: Generation): Principal | undefined {
     if (generation.value > this.generation) this.advance(generation);
     // Lower than seen before: a read overtaken by a newer one, or a database restored from a
     // backup, whose world the entries may not belong to. Drop them, and keep the highest value so
@@ -37,7 +62,7 @@ export class AccessCache {
     const key = token.slice(-KEY_LENGTH);
     const entry = this.entries.get(key);
     if (entry === undefined || entry.token !== token) return undefined;
-    if (expired(entry.principal)) {
+    if (this.o.expired(entry.principal)) {
       this.entries.delete(key);
       return undefined;
     }
@@ -45,9 +70,9 @@ export class AccessCache {
   }
 
   /** Keeps what was loaded at `generation`, unless a newer generation was seen meanwhile. */
-  set(token: string, principal: Principal, generation: number): void {
+  private set(token: string, principal: Principal, generation: number): void {
     if (generation !== this.generation) return;
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value ?? '');
+    if (this.entries.size >= this.o.maxEntries) this.entries.delete(this.entries.keys().next().value ?? '');
     this.entries.set(token.slice(-KEY_LENGTH), { token, principal });
   }
 
@@ -65,10 +90,5 @@ export class AccessCache {
       }
     }
     this.generation = generation.value;
-  }
-
-  /** After a key rotation: tokens of a retired key must be verified (and refused) again. */
-  clear(): void {
-    this.entries.clear();
   }
 }

@@ -18,7 +18,8 @@ import {
 import type { PasswordHasher } from './password-hasher.js';
 import { type PasswordRules, passwordProblems } from './password-policy.js';
 import type { LoginThrottle } from './login-throttle.js';
-import type { ClientInfo, Principal, SessionService, TokenPair } from './sessions.js';
+import type { SessionService } from './sessions.js';
+import type { ClientInfo, Principal, TokenPair } from './types.js';
 
 export interface Registration {
   username: string;

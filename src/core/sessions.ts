@@ -6,8 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
-import type { TokenClaims, TokenType } from '../tokens/claims.js';
-import type { TokenService } from '../tokens/token-service.js';
 import type {
   GenerationSource,
   RevocationStore,
@@ -16,39 +14,10 @@ import type {
   UserRecord,
   UserStore,
 } from '../store/types.js';
+import type { TokenType } from '../tokens/claims.js';
+import type { TokenService } from '../tokens/token-service.js';
 import { AccessCache } from './access-cache.js';
-
-export interface ClientInfo {
-  userAgent: string | null;
-  ip: string | null;
-}
-
-export interface TokenPair {
-  accessToken: string;
-  refreshToken: string;
-  /** Access token lifetime in seconds. */
-  expiresIn: number;
-}
-
-/**
- * Who is calling: the verified claims with the session and user they name, as stored now.
- * Shared between requests through the access cache, so never changed once made.
- */
-export interface Principal {
-  readonly claims: Readonly<TokenClaims>;
-  readonly session: Readonly<SessionRecord>;
-  readonly user: Readonly<UserRecord>;
-}
-
-export type LogoutScope = 'local' | 'others' | 'global';
-
-export type EndReason =
-  | 'logout'
-  | 'revoked'
-  | 'refresh_reuse'
-  | 'password_changed'
-  | 'disabled'
-  | 'ended_by_user';
+import type { ClientInfo, EndReason, LogoutScope, Principal, TokenPair } from './types.js';
 
 export interface SessionServiceOptions {
   sessions: SessionStore;
@@ -70,7 +39,11 @@ export class SessionService {
   private readonly accessCache: AccessCache;
 
   constructor(private readonly o: SessionServiceOptions) {
-    this.accessCache = new AccessCache(o.accessCacheEntries);
+    this.accessCache = new AccessCache({
+      generation: o.generation,
+      maxEntries: o.accessCacheEntries,
+      expired: ({ claims }) => o.tokens.hasExpired(claims, o.clock.now()),
+    });
   }
 
   async open(user: UserRecord, client: ClientInfo): Promise<TokenPair> {
@@ -99,36 +72,9 @@ export class SessionService {
    * Verifies a token of one of the `accepted` types and loads its session and user.
    * A refresh token that was already rotated away counts as reuse: see `checkRefreshJti`.
    */
-  async authenticate(token: string, accepted: readonly TokenType[]): Promise<Principal> {
-    // Refresh tokens are never cached: rotation changes what they are checked against.
-    const generation =
-      accepted.includes('access') && this.o.accessCacheEntries > 0 ? await this.o.generation.observe() : undefined;
-    if (generation !== undefined) {
-      const now = this.o.clock.now();
-      const hit = this.accessCache.get(token, generation, ({ claims }) => this.o.tokens.hasExpired(claims, now));
-      if (hit) return hit;
-    }
-    const claims = this.o.tokens.verify(token, this.o.clock.now());
-    if (!accepted.includes(claims.type)) {
-      throw new AppError('invalid_token', `This endpoint needs ${accepted.map((t) => `an ${t}`).join(' or ')} token.`);
-    }
-    const [found, jtiRevoked] = await Promise.all([
-      this.o.sessions.findWithUser(claims.sid),
-      claims.type === 'access' ? this.o.revocations.isRevoked(claims.jti) : Promise.resolve(false),
-    ]);
-    if (!found) {
-      // The session is gone: purged after it ended, or deleted with its user.
-      const user = await this.o.users.findById(claims.sub);
-      if (!user) throw new AppError('invalid_token', 'The token names a user that does not exist.');
-      throw revoked();
-    }
-    const { session, user } = found;
-    if (user.id !== claims.sub) throw new AppError('invalid_token', 'The token does not match its session.');
-    if (session.endedAt !== null || user.disabled || jtiRevoked) throw revoked();
-    const principal = { claims, session, user };
-    if (claims.type === 'refresh') await this.checkRefreshJti(principal);
-    else if (generation !== undefined) this.accessCache.set(token, principal, generation.value);
-    return principal;
+  authenticate(token: string, accepted: readonly TokenType[]): Promise<Principal> {
+    const load = () => this.load(token, accepted);
+    return accepted.includes('access') ? this.accessCache.resolve(token, load) : load();
   }
 
   /** Forgets every cached access check: after a key rotation, tokens of a retired key must fail. */
@@ -215,6 +161,30 @@ export class SessionService {
     const now = this.o.clock.now();
     const [sessions, revocations] = await Promise.all([this.o.sessions.purge(now), this.o.revocations.purge(now)]);
     return { sessions, revocations };
+  }
+
+  /** The policy behind `authenticate`: signature and claims, then the session, user and token id as stored. */
+  private async load(token: string, accepted: readonly TokenType[]): Promise<Principal> {
+    const claims = this.o.tokens.verify(token, this.o.clock.now());
+    if (!accepted.includes(claims.type)) {
+      throw new AppError('invalid_token', `This endpoint needs ${accepted.map((t) => `an ${t}`).join(' or ')} token.`);
+    }
+    const [found, jtiRevoked] = await Promise.all([
+      this.o.sessions.findWithUser(claims.sid),
+      claims.type === 'access' ? this.o.revocations.isRevoked(claims.jti) : Promise.resolve(false),
+    ]);
+    if (!found) {
+      // The session is gone: purged after it ended, or deleted with its user.
+      const user = await this.o.users.findById(claims.sub);
+      if (!user) throw new AppError('invalid_token', 'The token names a user that does not exist.');
+      throw revoked();
+    }
+    const { session, user } = found;
+    if (user.id !== claims.sub) throw new AppError('invalid_token', 'The token does not match its session.');
+    if (session.endedAt !== null || user.disabled || jtiRevoked) throw revoked();
+    const principal = { claims, session, user };
+    if (claims.type === 'refresh') await this.checkRefreshJti(principal);
+    return principal;
   }
 
   /**

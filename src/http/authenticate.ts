@@ -3,7 +3,8 @@
  * It runs before the body is read, so an unauthenticated caller costs no parsing.
  */
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { Principal, SessionService } from '../core/sessions.js';
+import type { SessionService } from '../core/sessions.js';
+import type { Principal } from '../core/types.js';
 import { AppError } from '../errors.js';
 import type { TokenType } from '../tokens/claims.js';
 

@@ -1,7 +1,8 @@
 import type { FastifyRequest, onRequestHookHandler, preValidationHookHandler } from 'fastify';
 import type { Config } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
-import type { ClientInfo, SessionService } from '../core/sessions.js';
+import type { SessionService } from '../core/sessions.js';
+import type { ClientInfo } from '../core/types.js';
 import type { HealthCheck } from '../store/types.js';
 import type { KeyRing } from '../tokens/keys.js';
 

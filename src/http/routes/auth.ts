@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import type { LoginIdentifier } from '../../core/accounts.js';
-import type { Principal, TokenPair } from '../../core/sessions.js';
+import type { Principal, TokenPair } from '../../core/types.js';
 import { AppError } from '../../errors.js';
 import { bearerToken, guard, principalOf } from '../authenticate.js';
 import { bodySchemas, errors, MessageBody, RefreshTokenBody, Tokens } from '../schemas.js';
