@@ -100,7 +100,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         title: 'Tessera',
         version: '0.1.0',
         description: 'Self-hostable JWT authentication: register, log in, rotating refresh tokens, revocation.',
+        license: { name: 'MIT', url: 'https://opensource.org/license/mit' },
       },
+      servers: [{ url: config.publicUrl, description: 'PUBLIC_URL' }],
+      tags: [
+        { name: 'auth', description: 'Accounts, tokens and logout (the Flask app\'s paths and fields, kept).' },
+        { name: 'sessions', description: "The caller's own sessions." },
+        { name: 'users', description: 'User administration, for the `admin` role.' },
+        { name: 'health', description: 'Liveness and readiness, for load balancers.' },
+        { name: 'keys', description: "Public keys for services that verify Tessera's tokens themselves." },
+      ],
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });

@@ -68,3 +68,19 @@ export function parseTrustProxy(raw: string): boolean | number | string[] | unde
   const addressLike = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
   return list.length > 0 && list.every((part) => addressLike.test(part)) ? list : undefined;
 }
+
+/**
+ * `PUBLIC_URL`: where clients reach Tessera, as an absolute http(s) URL with no credentials,
+ * query or fragment. Returned without a trailing slash, so paths can be appended as they are.
+ */
+export function parsePublicUrl(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.username || url.password || url.search || url.hash || !url.hostname) return undefined;
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}

@@ -13,6 +13,7 @@ import {
   parseDatabaseUrl,
   parseDuration,
   parseInteger,
+  parsePublicUrl,
   parseTrustProxy,
 } from './config-parsers.js';
 
@@ -30,6 +31,8 @@ export interface Config {
   production: boolean;
   host: string;
   port: number;
+  /** Where clients reach this service (no trailing slash): the OpenAPI document's server. */
+  publicUrl: string;
   dataDir: string;
   database: DatabaseTarget;
   redisUrl: string | undefined;
@@ -141,10 +144,12 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
     windowSeconds: 60,
   });
 
+  const port = integer('PORT', 5000, 0, 65535);
   const config: Config = {
     production,
     host: env.HOST || '127.0.0.1',
-    port: integer('PORT', 5000, 0, 65535),
+    port,
+    publicUrl: read('PUBLIC_URL', `http://127.0.0.1:${port}`, parsePublicUrl, 'an http:// or https:// URL'),
     dataDir,
     database,
     redisUrl,

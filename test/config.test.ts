@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ConfigError, loadConfig, readEnvironment } from '../src/config.js';
-import { parseDatabaseUrl, parseDuration, parseInteger, parseTrustProxy } from '../src/config-parsers.js';
+import { parseDatabaseUrl, parseDuration, parseInteger, parsePublicUrl, parseTrustProxy } from '../src/config-parsers.js';
 
 const LONG_SECRET = 's'.repeat(40);
 
@@ -64,6 +64,26 @@ describe('configuration parsers (property-based)', () => {
     assert.deepEqual(parseTrustProxy('10.0.0.0/8, 127.0.0.1'), ['10.0.0.0/8', '127.0.0.1']);
     assert.equal(parseTrustProxy('everyone'), undefined);
   });
+
+  it('parsePublicUrl keeps http(s) origins with a path, never a trailing slash, credentials, query or fragment', () => {
+    assert.equal(parsePublicUrl('https://auth.example.com/'), 'https://auth.example.com');
+    assert.equal(parsePublicUrl('http://127.0.0.1:5000'), 'http://127.0.0.1:5000');
+    assert.equal(parsePublicUrl('https://example.com/auth//'), 'https://example.com/auth');
+    for (const bad of ['ftp://example.com', 'https://u:p@example.com', 'https://example.com/?a=1', 'https://example.com/#x', '/relative', 'javascript:alert(1)']) {
+      assert.equal(parsePublicUrl(bad), undefined, bad);
+    }
+    fc.assert(
+      fc.property(fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string()), (raw) => {
+        const parsed = parsePublicUrl(raw);
+        if (parsed === undefined) return;
+        const url = new URL(parsed);
+        assert.ok(url.protocol === 'http:' || url.protocol === 'https:');
+        assert.ok(!parsed.endsWith('/') && !url.search && !url.hash && !url.username && !url.password);
+        // Stable: what it returns, it accepts unchanged.
+        assert.equal(parsePublicUrl(parsed), parsed);
+      }),
+    );
+  });
 });
 
 describe('loadConfig', () => {
@@ -72,6 +92,7 @@ describe('loadConfig', () => {
     const { config } = loadConfig({ SECRET_KEY: LONG_SECRET }, dir);
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.port, 5000);
+    assert.equal(config.publicUrl, 'http://127.0.0.1:5000');
     assert.deepEqual(config.database, { kind: 'sqlite', file: join(dir, 'data', 'tessera.sqlite3') });
     assert.equal(config.jwt.algorithm, 'HS256');
     assert.equal(config.jwt.accessTtlSeconds, 900);

@@ -18,6 +18,7 @@ import { werkzeugVerifier } from '../src/core/werkzeug-hashes.js';
 import { openStores } from '../src/store/open.js';
 import type { RedisMirror } from '../src/store/redis.js';
 import type { Stores } from '../src/store/types.js';
+import { checkAnswersAgainstDocument } from './documented-answers.js';
 import { createRedisPrefix, createTestDatabase, type Engine, REDIS_TEST_URL } from './engines.js';
 
 export const SECRET = 'test-secret-that-is-long-enough-for-production-use-0123456789';
@@ -108,6 +109,7 @@ export async function startApp(t: Teardown, engine: Engine, options: TestAppOpti
   const stores = options.wrapStores ? options.wrapStores(realStores) : realStores;
   const app = await buildApp({ config, stores, clock, hasher: await testHasher(config), logStream });
   await app.ready();
+  checkAnswersAgainstDocument(app);
   t.after(async () => {
     await app.close();
     await realStores.close();

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { AppError, type FieldProblem, validationFailed } from '../errors.js';
+import { AppError, type ErrorCode, type FieldProblem, validationFailed } from '../errors.js';
 import type { UserPatch, UserRecord, UserStore } from '../store/types.js';
 import {
   emailProblems,
@@ -39,6 +39,17 @@ export interface AccountServiceOptions {
   warn: (message: string, context: Record<string, unknown>) => void;
   throttle: LoginThrottle;
 }
+
+/** What each operation may throw (a failing store is `unavailable`), for the API's list of answers. */
+export const ACCOUNT_ERRORS = {
+  register: ['validation_failed', 'user_exists', 'unavailable'],
+  login: ['invalid_credentials', 'account_disabled', 'too_many_attempts', 'unavailable'],
+  changePassword: ['invalid_credentials', 'validation_failed', 'unavailable'],
+  get: ['not_found', 'unavailable'],
+  list: ['unavailable'],
+  update: ['validation_failed', 'forbidden', 'not_found', 'unavailable'],
+  remove: ['forbidden', 'not_found', 'unavailable'],
+} as const satisfies Record<string, readonly ErrorCode[]>;
 
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const MAX_ROLES = 16;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import type {
   GenerationSource,
   RevocationStore,
@@ -32,6 +32,16 @@ export interface SessionServiceOptions {
   refreshTtlSeconds: number;
   reuseIntervalSeconds: number;
 }
+
+/** What each operation may throw (a failing store is `unavailable`), for the API's list of answers. */
+export const SESSION_ERRORS = {
+  authenticate: ['invalid_token', 'token_expired', 'token_revoked', 'unavailable'],
+  refresh: ['invalid_token', 'token_expired', 'token_revoked', 'unavailable'],
+  revoke: ['unavailable'],
+  logout: ['unavailable'],
+  list: ['unavailable'],
+  endOwn: ['not_found', 'unavailable'],
+} as const satisfies Record<string, readonly ErrorCode[]>;
 
 const revoked = (message = 'The token has been revoked.') => new AppError('token_revoked', message);
 

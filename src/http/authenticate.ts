@@ -2,11 +2,12 @@
  * The Bearer guard, put on each route that needs it (`onRequest: guard(...)`), never on a prefix.
  * It runs before the body is read, so an unauthenticated caller costs no parsing.
  */
-import type { FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { SessionService } from '../core/sessions.js';
+import type { FastifyRequest } from 'fastify';
+import { SESSION_ERRORS, type SessionService } from '../core/sessions.js';
 import type { Principal } from '../core/types.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import type { TokenType } from '../tokens/claims.js';
+import { BEARER, type Precondition } from './endpoint.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,13 +23,13 @@ export interface Requirement {
 }
 
 // The scheme is case-insensitive (RFC 7235); what follows is checked by verification, not here.
-const BEARER = /^Bearer +(\S+) *$/i;
+const BEARER_HEADER = /^Bearer +(\S+) *$/i;
 
 /** The token from `Authorization: Bearer …`, undefined when there is no such header. */
 export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header === undefined || header === '') return undefined;
-  const match = BEARER.exec(header);
+  const match = BEARER_HEADER.exec(header);
   if (!match?.[1]) {
     throw new AppError('authorization_required', 'Send the token as "Authorization: Bearer <token>".');
   }
@@ -41,8 +42,11 @@ export function requireToken(request: FastifyRequest): string {
   return token;
 }
 
-export function guard(sessions: SessionService, requirement: Requirement): onRequestHookHandler {
-  return async (request) => {
+export function guard(sessions: SessionService, requirement: Requirement): Precondition {
+  const errors: ErrorCode[] = ['authorization_required', ...SESSION_ERRORS.authenticate];
+  if (requirement.fresh) errors.push('fresh_token_required');
+  if (requirement.role) errors.push('forbidden');
+  const hook = async (request: FastifyRequest) => {
     const principal = await sessions.authenticate(requireToken(request), requirement.types);
     if (requirement.fresh && principal.claims.fresh !== true) {
       throw new AppError('fresh_token_required', 'This needs an access token from a password login, not a refresh.');
@@ -52,6 +56,7 @@ export function guard(sessions: SessionService, requirement: Requirement): onReq
     }
     request.principal = principal;
   };
+  return { hook, errors, security: BEARER };
 }
 
 export function principalOf(request: FastifyRequest): Principal {

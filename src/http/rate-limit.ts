@@ -1,16 +1,18 @@
 /** Per-address request limits on the routes that take credentials (register, login, refresh). */
-import type { onRequestHookHandler } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { RateLimit } from '../config.js';
 import { tooMany } from '../core/login-throttle.js';
 import type { CounterStore } from '../store/types.js';
+import type { Precondition } from './endpoint.js';
 
-export function perIpLimit(counters: CounterStore, bucket: string, limit: RateLimit, clock: Clock): onRequestHookHandler {
+export function perIpLimit(counters: CounterStore, bucket: string, limit: RateLimit, clock: Clock): Precondition {
   const windowMs = limit.windowSeconds * 1000;
-  return async (request) => {
+  const hook = async (request: FastifyRequest) => {
     // request.ip honours TRUST_PROXY: X-Forwarded-For is believed only from configured proxies.
     const now = clock.now();
     const window = await counters.hit(`ip:${bucket}:${request.ip}`, windowMs, now);
     if (window.count > limit.max) throw tooMany(window.resetAt - now);
   };
+  return { hook, errors: ['too_many_attempts', 'unavailable'] };
 }

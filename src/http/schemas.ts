@@ -3,27 +3,9 @@
  * handlers, fast serialisation and the OpenAPI document. Built from the config because the
  * password length bounds are configurable.
  */
-import { type TSchema, Type } from 'typebox';
+import { Type } from 'typebox';
 import type { Config } from '../config.js';
 import { EMAIL_MAX, USERNAME_MAX, USERNAME_MIN } from '../core/identity.js';
-
-export const ErrorBody = Type.Object(
-  {
-    error: Type.String({ description: 'Stable error code, e.g. `invalid_token`.' }),
-    message: Type.String({ description: 'One human sentence.' }),
-    details: Type.Optional(
-      Type.Array(Type.Object({ field: Type.String(), problem: Type.String() }), {
-        description: 'Which fields failed and why.',
-      }),
-    ),
-  },
-  { description: 'Every error, whatever its status.' },
-);
-
-/** The error answers a route can give, for its `response` map. */
-export function errors(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, ErrorBody]));
-}
 
 export const MessageBody = Type.Object({ message: Type.String() });
 
@@ -42,6 +24,9 @@ export const UserSummary = Type.Object({
   disabled: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' }),
 });
+
+/** Whoami's `user_details`: the summary an admin sees, less the flag a disabled user never reaches. */
+export const UserDetails = Type.Omit(UserSummary, ['disabled']);
 
 export const SessionView = Type.Object({
   id: Type.String(),

@@ -1,10 +1,11 @@
-import type { FastifyRequest, onRequestHookHandler, preValidationHookHandler } from 'fastify';
+import type { FastifyRequest, preValidationHookHandler } from 'fastify';
 import type { Config } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
 import type { SessionService } from '../core/sessions.js';
 import type { ClientInfo } from '../core/types.js';
 import type { HealthCheck } from '../store/types.js';
 import type { KeyRing } from '../tokens/keys.js';
+import type { Precondition } from './endpoint.js';
 
 /** What the route plugins are given: the core services, never the stores behind them. */
 export interface Services {
@@ -13,7 +14,7 @@ export interface Services {
   sessions: SessionService;
   health: readonly HealthCheck[];
   /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
-  limitPerIp(bucket: string): onRequestHookHandler;
+  limitPerIp(bucket: string): Precondition;
   jwks(): KeyRing['jwks'];
 }
 

@@ -13,14 +13,8 @@ import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 const INT8_OID = 20;
 
-/** Connection-level failures (node:net's, and PostgreSQL's own) mean the server is away, not a bug. */
+/** PostgreSQL's own codes for a server going away (node:net's are in network-errors.ts). */
 const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { isNetworkFailure } from './network-errors.js';
 import { windowOf } from './rate-window.js';
 import type { CounterStore, DurableRevocationStore, HealthCheck, RevocationStore } from './types.js';
 
@@ -159,8 +160,9 @@ export function createRedisMirror(
     client,
     resync,
     isUnavailable: (error) =>
-      error instanceof Error &&
-      (error.name === 'MaxRetriesPerRequestError' || /Connection is closed|Command timed out|Stream isn't writeable/.test(error.message)),
+      isNetworkFailure(error) ||
+      (error instanceof Error &&
+        (error.name === 'MaxRetriesPerRequestError' || /Connection is closed|Command timed out|Stream isn't writeable/.test(error.message))),
     health: {
       name: 'redis',
       critical: false,

@@ -2,25 +2,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
-import type { LoginIdentifier } from '../../core/accounts.js';
+import { ACCOUNT_ERRORS, type LoginIdentifier } from '../../core/accounts.js';
+import { SESSION_ERRORS } from '../../core/sessions.js';
 import type { Principal, TokenPair } from '../../core/types.js';
 import { AppError } from '../../errors.js';
 import { bearerToken, guard, principalOf } from '../authenticate.js';
-import { bodySchemas, errors, MessageBody, RefreshTokenBody, Tokens } from '../schemas.js';
+import { BEARER, endpoint } from '../endpoint.js';
+import { bodySchemas, MessageBody, RefreshTokenBody, Tokens, UserDetails } from '../schemas.js';
 import { clientInfo, emptyBodyAsObject, iso, type Services } from '../services.js';
 
-const bearer = [{ bearerAuth: [] }];
-
-const WhoamiAnswer = Type.Object({
-  message: Type.String(),
-  user_details: Type.Object({
-    id: Type.String(),
-    username: Type.String(),
-    email: Type.String(),
-    roles: Type.Array(Type.String()),
-    created_at: Type.String({ format: 'date-time' }),
-  }),
-});
+const WhoamiAnswer = Type.Object({ message: Type.String(), user_details: UserDetails });
 
 const tokensBody = (pair: TokenPair) => ({
   access_token: pair.accessToken,
@@ -28,6 +19,9 @@ const tokensBody = (pair: TokenPair) => ({
   token_type: 'Bearer' as const,
   expires_in: pair.expiresIn,
 });
+
+/** A handler that reads the token itself (Bearer or body) answers these when there is none. */
+const TOKEN_IN_HANDLER = ['authorization_required', ...SESSION_ERRORS.authenticate] as const;
 
 export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, services) => {
   const { accounts, sessions, config } = services;
@@ -38,18 +32,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
 
   app.post(
     '/auth/register',
-    {
-      onRequest: registerLimit,
-      schema: {
-        tags: ['auth'],
-        summary: 'Create an account',
-        body: bodies.register,
-        response: {
-          201: Type.Object({ message: Type.String(), user_id: Type.String() }),
-          ...errors(400, 409, 413, 415, 429, 503),
-        },
-      },
-    },
+    endpoint({
+      operationId: 'register',
+      tag: 'auth',
+      summary: 'Create an account',
+      before: [registerLimit],
+      input: { body: bodies.register },
+      answers: { 201: Type.Object({ message: Type.String(), user_id: Type.String() }) },
+      errors: ACCOUNT_ERRORS.register,
+    }),
     async (request, reply) => {
       const user = await accounts.register(request.body);
       return reply.code(201).send({ message: 'User registered successfully', user_id: user.id });
@@ -58,20 +49,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
 
   app.post(
     '/auth/login',
-    {
-      onRequest: loginLimit,
-      schema: {
-        tags: ['auth'],
-        summary: 'Log in with username or email and password; opens a session',
-        description:
-          'Send `username` or `email` (a `username` with an `@` is taken as an email). The access token is `fresh`.',
-        body: bodies.login,
-        response: {
-          200: Type.Object({ message: Type.String(), tokens: Tokens }),
-          ...errors(400, 401, 403, 413, 415, 429, 503),
-        },
-      },
-    },
+    endpoint({
+      operationId: 'login',
+      tag: 'auth',
+      summary: 'Log in with username or email and password; opens a session',
+      description:
+        'Send `username` or `email` (a `username` with an `@` is taken as an email). The access token is `fresh`.',
+      before: [loginLimit],
+      input: { body: bodies.login },
+      answers: { 200: Type.Object({ message: Type.String(), tokens: Tokens }) },
+      errors: ACCOUNT_ERRORS.login,
+    }),
     async (request) => {
       const { username, email, password } = request.body;
       let identifier: LoginIdentifier;
@@ -92,18 +80,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
   const whoamiBodies = new WeakMap<Principal, Static<typeof WhoamiAnswer>>();
   app.get(
     '/auth/whoami',
-    {
-      onRequest: guard(sessions, { types: ['access'] }),
-      schema: {
-        tags: ['auth'],
-        summary: 'The calling user',
-        security: bearer,
-        response: {
-          200: WhoamiAnswer,
-          ...errors(401, 503),
-        },
-      },
-    },
+    endpoint({
+      operationId: 'whoami',
+      tag: 'auth',
+      summary: 'The calling user',
+      before: [guard(sessions, { types: ['access'] })],
+      answers: { 200: WhoamiAnswer },
+    }),
     async (request) => {
       const principal = principalOf(request);
       let body = whoamiBodies.get(principal);
@@ -126,15 +109,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
   );
 
   // GET is kept for the Flask app's clients; it takes the token as Bearer only.
-  const refreshSchema = {
-    tags: ['auth'],
+  const refreshOperation = {
+    tag: 'auth',
     summary: 'Trade a refresh token for a new access token and a new refresh token',
     description:
       'The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` ' +
       'from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, ' +
       'except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again.',
-    security: bearer,
-    response: { 200: Tokens, ...errors(400, 401, 413, 415, 429, 503) },
+    before: [refreshLimit],
+    security: BEARER,
+    answers: { 200: Tokens },
+    errors: [...TOKEN_IN_HANDLER, ...SESSION_ERRORS.refresh],
   };
   const refresh = async (request: FastifyRequest, bodyToken: string | undefined) => {
     const token = bearerToken(request) ?? bodyToken;
@@ -143,21 +128,27 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
     }
     return tokensBody(await sessions.refresh(token));
   };
-  app.get('/auth/refresh', { onRequest: refreshLimit, schema: refreshSchema }, (request) => refresh(request, undefined));
+  app.get('/auth/refresh', endpoint({ ...refreshOperation, operationId: 'refreshWithGet' }), (request) =>
+    refresh(request, undefined),
+  );
   app.post(
     '/auth/refresh',
-    { onRequest: refreshLimit, preValidation: emptyBodyAsObject, schema: { ...refreshSchema, body: RefreshTokenBody } },
+    {
+      ...endpoint({ ...refreshOperation, operationId: 'refresh', input: { body: RefreshTokenBody } }),
+      preValidation: emptyBodyAsObject,
+    },
     (request) => refresh(request, request.body.refresh_token),
   );
 
-  const revokeSchema = {
-    tags: ['auth'],
+  const revokeOperation = {
+    tag: 'auth',
     summary: 'Revoke the presented token',
     description:
       "An access token: that token only. A refresh token: its whole session, so the session's access tokens stop too. " +
       'A Bearer access token with `{"refresh_token"}` in the body revokes both.',
-    security: bearer,
-    response: { 200: MessageBody, ...errors(400, 401, 413, 415, 503) },
+    security: BEARER,
+    answers: { 200: MessageBody },
+    errors: [...TOKEN_IN_HANDLER, ...SESSION_ERRORS.revoke],
   };
   const revoke = async (request: FastifyRequest, bodyToken: string | undefined) => {
     const bearerValue = bearerToken(request);
@@ -173,32 +164,37 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
     if (refreshPrincipal) kinds.add(await sessions.revoke(refreshPrincipal));
     return { message: kinds.size === 2 ? 'access and refresh tokens revoked' : `${[...kinds][0]} token revoked` };
   };
-  app.get('/auth/revoke_token', { schema: revokeSchema }, (request) => revoke(request, undefined));
+  app.get('/auth/revoke_token', endpoint({ ...revokeOperation, operationId: 'revokeTokenWithGet' }), (request) =>
+    revoke(request, undefined),
+  );
   app.post(
     '/auth/revoke_token',
-    { preValidation: emptyBodyAsObject, schema: { ...revokeSchema, body: RefreshTokenBody } },
+    {
+      ...endpoint({ ...revokeOperation, operationId: 'revokeToken', input: { body: RefreshTokenBody } }),
+      preValidation: emptyBodyAsObject,
+    },
     (request) => revoke(request, request.body.refresh_token),
   );
 
   app.post(
     '/auth/logout',
     {
-      onRequest: guard(sessions, { types: ['access', 'refresh'] }),
-      preValidation: emptyBodyAsObject,
-      schema: {
-        tags: ['auth'],
+      ...endpoint({
+        operationId: 'logout',
+        tag: 'auth',
         summary: 'End this session, every other session, or all of them',
-        security: bearer,
-        body: Type.Object({
-          scope: Type.Optional(
-            Type.Union([Type.Literal('local'), Type.Literal('others'), Type.Literal('global')], { default: 'local' }),
-          ),
-        }),
-        response: {
-          200: Type.Object({ message: Type.String(), sessions_ended: Type.Integer() }),
-          ...errors(400, 401, 413, 415, 503),
+        before: [guard(sessions, { types: ['access', 'refresh'] })],
+        input: {
+          body: Type.Object({
+            scope: Type.Optional(
+              Type.Union([Type.Literal('local'), Type.Literal('others'), Type.Literal('global')], { default: 'local' }),
+            ),
+          }),
         },
-      },
+        answers: { 200: Type.Object({ message: Type.String(), sessions_ended: Type.Integer() }) },
+        errors: SESSION_ERRORS.logout,
+      }),
+      preValidation: emptyBodyAsObject,
     },
     async (request) => {
       const scope = request.body.scope ?? 'local';
@@ -209,16 +205,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
 
   app.post(
     '/auth/password',
-    {
-      onRequest: guard(sessions, { types: ['access'], fresh: true }),
-      schema: {
-        tags: ['auth'],
-        summary: 'Change the password; ends every other session',
-        security: bearer,
-        body: bodies.changePassword,
-        response: { 200: MessageBody, ...errors(400, 401, 413, 415, 503) },
-      },
-    },
+    endpoint({
+      operationId: 'changePassword',
+      tag: 'auth',
+      summary: 'Change the password; ends every other session',
+      before: [guard(sessions, { types: ['access'], fresh: true })],
+      input: { body: bodies.changePassword },
+      answers: { 200: MessageBody },
+      errors: ACCOUNT_ERRORS.changePassword,
+    }),
     async (request) => {
       const { current_password, new_password } = request.body;
       await accounts.changePassword(principalOf(request), current_password, new_password);

@@ -1,7 +1,7 @@
 /** Liveness and readiness, for load balancers and orchestrators. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ErrorBody } from '../schemas.js';
+import { endpoint, errorBody } from '../endpoint.js';
 import type { Services } from '../services.js';
 
 const Checks = Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('down')]));
@@ -9,28 +9,26 @@ const Checks = Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.L
 export const healthRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { health, config }) => {
   app.get(
     '/health',
-    {
-      schema: {
-        tags: ['health'],
-        summary: 'The process is up',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
-      },
-    },
+    endpoint({
+      operationId: 'health',
+      tag: 'health',
+      summary: 'The process is up',
+      answers: { 200: Type.Object({ status: Type.Literal('ok') }) },
+    }),
     async () => ({ status: 'ok' as const }),
   );
 
   app.get(
     '/ready',
-    {
-      schema: {
-        tags: ['health'],
-        summary: 'Every store answers: 503 without the database, 200 "degraded" without Redis',
-        response: {
-          200: Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')]), checks: Checks }),
-          503: Type.Object({ ...ErrorBody.properties, checks: Checks }),
-        },
+    endpoint({
+      operationId: 'ready',
+      tag: 'health',
+      summary: 'Every store answers: 503 without the database, 200 "degraded" without Redis',
+      answers: {
+        200: Type.Object({ status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')]), checks: Checks }),
+        503: Type.Object({ ...errorBody(['unavailable']).properties, checks: Checks }),
       },
-    },
+    }),
     async (_request, reply) => {
       const results = await Promise.all(
         health.map(async ({ name, critical, check }) => {

@@ -1,6 +1,7 @@
 /** The public keys that verify Tessera's tokens, for services that check tokens themselves. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { endpoint } from '../endpoint.js';
 import type { Services } from '../services.js';
 
 const Jwk = Type.Object(
@@ -21,13 +22,12 @@ const Jwk = Type.Object(
 export const wellKnownRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { jwks }) => {
   app.get(
     '/.well-known/jwks.json',
-    {
-      schema: {
-        tags: ['keys'],
-        summary: 'Public signing keys (RFC 7517); empty with HS256, whose secret is never published',
-        response: { 200: Type.Object({ keys: Type.Array(Jwk) }) },
-      },
-    },
+    endpoint({
+      operationId: 'jwks',
+      tag: 'keys',
+      summary: 'Public signing keys (RFC 7517); empty with HS256, whose secret is never published',
+      answers: { 200: Type.Object({ keys: Type.Array(Jwk) }) },
+    }),
     async (_request, reply) => {
       // Keys change only by rotation, which keeps old keys published: a short cache is safe.
       reply.header('cache-control', 'public, max-age=300');

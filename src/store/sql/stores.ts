@@ -3,6 +3,7 @@
  * between the engines comes in as a SqlEngine, from sqlite.ts or postgres.ts.
  */
 import { type Kysely, sql } from 'kysely';
+import { isNetworkFailure } from '../network-errors.js';
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { EngineStores, GenerationSource } from '../types.js';
@@ -19,7 +20,7 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
     durableRevocations: createRevocationStore(db),
     counters: createCounterStore(db),
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
-    isUnavailable: (error) => engine.isUnavailable(error),
+    isUnavailable: (error) => isNetworkFailure(error) || engine.isUnavailable(error),
     close: () => db.destroy(),
   };
 }
