@@ -24,13 +24,17 @@ export function chart(rows: readonly ChartRow[], rounds: number): string {
     const y = 40 + i * rowHeight;
     const w = Math.max(1, Math.min(row.ratio, 1.2) * scale);
     const colour = row.met === false ? '#c0392b' : row.met ? '#27ae60' : '#7f8c8d';
-    parts.push(`<text x="${left}" y="${y + 13}">${row.scenario} (vs ${row.baseline})${row.target ? `, target ${row.target}` : ''}</text>`);
+    parts.push(
+      `<text x="${left}" y="${y + 13}">${row.scenario} (vs ${row.baseline})${row.target ? `, target ${row.target}` : ''}</text>`,
+    );
     parts.push(`<rect x="${left}" y="${y + 18}" width="${w.toFixed(1)}" height="${bar}" fill="${colour}"/>`);
     parts.push(`<text x="${left + w + 6}" y="${y + 34}">${row.ratio.toFixed(2)}</text>`);
     const target = row.target ? Number(row.target.replace(/[^\d.]/g, '')) : undefined;
     if (target !== undefined) {
       const x = left + target * scale;
-      parts.push(`<line x1="${x}" x2="${x}" y1="${y + 15}" y2="${y + 18 + bar + 3}" stroke="#000" stroke-dasharray="4 2"/>`);
+      parts.push(
+        `<line x1="${x}" x2="${x}" y1="${y + 15}" y2="${y + 18 + bar + 3}" stroke="#000" stroke-dasharray="4 2"/>`,
+      );
     }
   });
   const one = left + scale;

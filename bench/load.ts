@@ -46,7 +46,14 @@ const requests: autocannon.Request[] =
               setupRequest: (request) => {
                 next += 1;
                 const name = `b${unique}${next}`;
-                return { ...request, body: JSON.stringify({ username: name, email: `${name}@example.com`, password: 'bench horse battery staple' }) };
+                return {
+                  ...request,
+                  body: JSON.stringify({
+                    username: name,
+                    email: `${name}@example.com`,
+                    password: 'bench horse battery staple',
+                  }),
+                };
               },
             },
           ]

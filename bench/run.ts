@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { chart, type ChartRow } from './chart.js';
+import { type ChartRow, chart } from './chart.js';
 import type { LoadOptions, LoadResult } from './load.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -33,10 +33,15 @@ interface Server {
   child: ChildProcess;
 }
 const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
 
 function start(args: string[], env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, cwd: env.DATA_DIR ?? ROOT });
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+    cwd: env.DATA_DIR ?? ROOT,
+  });
   children.push(child);
   let output = '';
   return new Promise((resolve, reject) => {
@@ -96,14 +101,21 @@ function load(options: LoadOptions, server?: Server): Promise<Measured> {
 }
 
 async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return (await response.json()) as Record<string, unknown>;
 }
 
 async function signIn(base: string, name = `bench${randomBytes(4).toString('hex')}`) {
   const credentials = { username: name, email: `${name}@example.com`, password: PASSWORD };
   await post(`${base}/auth/register`, credentials);
-  const tokens = (await post(`${base}/auth/login`, credentials)).tokens as { access_token: string; refresh_token: string };
+  const tokens = (await post(`${base}/auth/login`, credentials)).tokens as {
+    access_token: string;
+    refresh_token: string;
+  };
   return { credentials, tokens };
 }
 
@@ -147,7 +159,13 @@ interface Row extends ChartRow {
 const rows: Row[] = [];
 
 /** Alternates A and B for ROUNDS rounds; the ratio is the median of the per-round ratios. */
-async function versus(scenario: string, a: () => Promise<Measured>, baseline: string, b: () => Promise<{ rps: number; cpuUs?: number }>, target?: number) {
+async function versus(
+  scenario: string,
+  a: () => Promise<Measured>,
+  baseline: string,
+  b: () => Promise<{ rps: number; cpuUs?: number }>,
+  target?: number,
+) {
   const as: Measured[] = [];
   const ratios: number[] = [];
   const bs: number[] = [];
@@ -159,7 +177,8 @@ async function versus(scenario: string, a: () => Promise<Measured>, baseline: st
     bs.push(resultB.rps);
     if (resultB.cpuUs !== undefined) bsCpu.push(resultB.cpuUs);
     ratios.push(resultA.rps / resultB.rps);
-    if (resultA.errors + resultA.non2xx > 0) console.error(`  ${scenario}: ${resultA.errors} errors, ${resultA.non2xx} non-2xx in round ${round + 1}`);
+    if (resultA.errors + resultA.non2xx > 0)
+      console.error(`  ${scenario}: ${resultA.errors} errors, ${resultA.non2xx} non-2xx in round ${round + 1}`);
   }
   const ratio = median(ratios);
   const row: Row = {
@@ -176,8 +195,13 @@ async function versus(scenario: string, a: () => Promise<Measured>, baseline: st
     ...(target !== undefined && { target: `≥ ${target.toFixed(2)}`, met: ratio >= target }),
   };
   rows.push(row);
-  const cpu = row.cpuUs === undefined ? '' : `; CPU/request ${row.cpuUs.toFixed(1)} µs${row.baselineCpuUs === undefined ? '' : ` vs ${row.baselineCpuUs.toFixed(1)} µs`}`;
-  console.error(`  ${scenario}: ${row.rps.toFixed(0)} req/s vs ${row.baselineRps.toFixed(0)} (${baseline}) → ${ratio.toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})${cpu}`);
+  const cpu =
+    row.cpuUs === undefined
+      ? ''
+      : `; CPU/request ${row.cpuUs.toFixed(1)} µs${row.baselineCpuUs === undefined ? '' : ` vs ${row.baselineCpuUs.toFixed(1)} µs`}`;
+  console.error(
+    `  ${scenario}: ${row.rps.toFixed(0)} req/s vs ${row.baselineRps.toFixed(0)} (${baseline}) → ${ratio.toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})${cpu}`,
+  );
   return row;
 }
 
@@ -202,7 +226,9 @@ async function createDatabase(): Promise<string> {
 /** A SQLite store with `count` revoked entries, written straight into a migrated file. */
 async function storeWithRevocations(count: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-revoked-'));
-  execFileSync(process.execPath, [join(ROOT, 'dist', 'main.js'), 'migrate'], { env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: 'x'.repeat(40) } });
+  execFileSync(process.execPath, [join(ROOT, 'dist', 'main.js'), 'migrate'], {
+    env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: 'x'.repeat(40) },
+  });
   const db = new SqliteDatabase(join(dir, 'tessera.sqlite3'));
   const insert = db.prepare('insert into revoked_tokens (jti, expires_at) values (?, ?)');
   const far = Date.now() + 86400_000;
@@ -214,47 +240,115 @@ async function storeWithRevocations(count: number): Promise<string> {
 }
 
 async function main() {
-  console.error(`Machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+  console.error(
+    `Machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+  );
   console.error(`Rounds: ${ROUNDS} × ${SECONDS} s each side, ${CONNECTIONS} connections`);
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
 
   const bare = await start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], {});
-  const bareWhoami = () => load({ url: `${bare.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: 'x' }, bare);
+  const bareWhoami = () =>
+    load({ url: `${bare.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: 'x' }, bare);
 
   // whoami on SQLite, with the resident memory measured under that load
   const sqlite = await tessera({});
   const sqliteUser = await signIn(sqlite.url);
-  const whoamiSqlite = () => load({ url: `${sqlite.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sqliteUser.tokens.access_token }, sqlite);
+  const whoamiSqlite = () =>
+    load(
+      {
+        url: `${sqlite.url}/auth/whoami`,
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        mode: 'get',
+        token: sqliteUser.tokens.access_token,
+      },
+      sqlite,
+    );
   let rss = 0;
   if (wanted('whoami-sqlite')) {
-    await versus('whoami, SQLite', async () => {
-      const [result, peak] = await peakRss(sqlite.child.pid ?? 0, whoamiSqlite());
-      rss = Math.max(rss, peak);
-      return result;
-    }, 'bare Fastify', bareWhoami, 0.8);
+    await versus(
+      'whoami, SQLite',
+      async () => {
+        const [result, peak] = await peakRss(sqlite.child.pid ?? 0, whoamiSqlite());
+        rss = Math.max(rss, peak);
+        return result;
+      },
+      'bare Fastify',
+      bareWhoami,
+      0.8,
+    );
   }
 
   // the same with the access cache off: every request verifies the signature and reads the store
   if (wanted('whoami-cache-off')) {
     const uncached = await tessera({ ACCESS_CACHE_SIZE: '0' });
     const user = await signIn(uncached.url);
-    await versus('whoami, SQLite, access cache off', () => load({ url: `${uncached.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: user.tokens.access_token }, uncached), 'bare Fastify', bareWhoami);
+    await versus(
+      'whoami, SQLite, access cache off',
+      () =>
+        load(
+          {
+            url: `${uncached.url}/auth/whoami`,
+            seconds: SECONDS,
+            connections: CONNECTIONS,
+            mode: 'get',
+            token: user.tokens.access_token,
+          },
+          uncached,
+        ),
+      'bare Fastify',
+      bareWhoami,
+    );
   }
 
   // whoami on PostgreSQL with Redis
   if (wanted('whoami-pg')) {
-    const shared = await tessera({ DATABASE_URL: await createDatabase(), REDIS_URL: REDIS, REDIS_PREFIX: REDIS_PREFIX });
+    const shared = await tessera({
+      DATABASE_URL: await createDatabase(),
+      REDIS_URL: REDIS,
+      REDIS_PREFIX: REDIS_PREFIX,
+    });
     const sharedUser = await signIn(shared.url);
-    await versus('whoami, PostgreSQL + Redis', () => load({ url: `${shared.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: sharedUser.tokens.access_token }, shared), 'bare Fastify', bareWhoami, 0.6);
+    await versus(
+      'whoami, PostgreSQL + Redis',
+      () =>
+        load(
+          {
+            url: `${shared.url}/auth/whoami`,
+            seconds: SECONDS,
+            connections: CONNECTIONS,
+            mode: 'get',
+            token: sharedUser.tokens.access_token,
+          },
+          shared,
+        ),
+      'bare Fastify',
+      bareWhoami,
+      0.6,
+    );
   }
 
   // refresh: each connection follows its own rotation chain, from sessions opened for the round
   // (a round consumes its tokens: presenting them again would rightly be refused as reuse)
   if (wanted('refresh')) {
-    await versus('refresh, SQLite', async () => {
-      const chains = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(sqlite.url)));
-      return load({ url: `${sqlite.url}/auth/refresh`, seconds: SECONDS, connections: CONNECTIONS, mode: 'refresh', tokens: chains.map((c) => c.tokens.refresh_token) }, sqlite);
-    }, 'bare Fastify', bareWhoami);
+    await versus(
+      'refresh, SQLite',
+      async () => {
+        const chains = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(sqlite.url)));
+        return load(
+          {
+            url: `${sqlite.url}/auth/refresh`,
+            seconds: SECONDS,
+            connections: CONNECTIONS,
+            mode: 'refresh',
+            tokens: chains.map((c) => c.tokens.refresh_token),
+          },
+          sqlite,
+        );
+      },
+      'bare Fastify',
+      bareWhoami,
+    );
   }
 
   // login against the raw argon2id ceiling at the same parameters and pool size
@@ -265,21 +359,43 @@ async function main() {
       child.stdout.on('data', (chunk) => (out += chunk));
       child.on('exit', () => resolve({ rps: (JSON.parse(out) as { perSecond: number }).perSecond }));
     });
-  const loginLoad = (seconds = SECONDS) => load({ url: `${sqlite.url}/auth/login`, seconds, connections: 16, mode: 'login', credentials: sqliteUser.credentials }, sqlite);
+  const loginLoad = (seconds = SECONDS) =>
+    load(
+      { url: `${sqlite.url}/auth/login`, seconds, connections: 16, mode: 'login', credentials: sqliteUser.credentials },
+      sqlite,
+    );
   if (wanted('login')) await versus('login, SQLite', () => loginLoad(), 'raw argon2id verify', rawArgon2, 0.9);
   if (wanted('register')) {
-    await versus('register, SQLite', () => load({ url: `${sqlite.url}/auth/register`, seconds: SECONDS, connections: 16, mode: 'register' }, sqlite), 'bare Fastify', bareWhoami);
+    await versus(
+      'register, SQLite',
+      () => load({ url: `${sqlite.url}/auth/register`, seconds: SECONDS, connections: 16, mode: 'register' }, sqlite),
+      'bare Fastify',
+      bareWhoami,
+    );
   }
 
   // whoami while logins saturate the hashing threads: the event loop must stay free
   if (wanted('mixed')) {
     const mixed: LoadResult[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const [, whoami] = await Promise.all([loginLoad(SECONDS + 1), new Promise((r) => setTimeout(r, 500)).then(whoamiSqlite)]);
+      const [, whoami] = await Promise.all([
+        loginLoad(SECONDS + 1),
+        new Promise((r) => setTimeout(r, 500)).then(whoamiSqlite),
+      ]);
       mixed.push(whoami);
     }
     const mixedP99 = median(mixed.map((m) => m.p99));
-    rows.push({ scenario: 'whoami p99 during a login flood', rps: median(mixed.map((m) => m.rps)), p50: median(mixed.map((m) => m.p50)), p99: mixedP99, baseline: 'p99 target', baselineRps: 0, ratio: mixedP99, target: '≤ 10 ms', met: mixedP99 <= 10 });
+    rows.push({
+      scenario: 'whoami p99 during a login flood',
+      rps: median(mixed.map((m) => m.rps)),
+      p50: median(mixed.map((m) => m.p50)),
+      p99: mixedP99,
+      baseline: 'p99 target',
+      baselineRps: 0,
+      ratio: mixedP99,
+      target: '≤ 10 ms',
+      met: mixedP99 <= 10,
+    });
     console.error(`  whoami during logins: p99 ${mixedP99} ms (rounds ${mixed.map((m) => m.p99).join(', ')})`);
   }
 
@@ -292,9 +408,29 @@ async function main() {
     const emptyUser = await signIn(empty.url);
     await versus(
       'whoami, 1,000,000 revoked (cache off)',
-      () => load({ url: `${crowded.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: crowdedUser.tokens.access_token }, crowded),
+      () =>
+        load(
+          {
+            url: `${crowded.url}/auth/whoami`,
+            seconds: SECONDS,
+            connections: CONNECTIONS,
+            mode: 'get',
+            token: crowdedUser.tokens.access_token,
+          },
+          crowded,
+        ),
       'whoami, none revoked (cache off)',
-      () => load({ url: `${empty.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: emptyUser.tokens.access_token }, empty),
+      () =>
+        load(
+          {
+            url: `${empty.url}/auth/whoami`,
+            seconds: SECONDS,
+            connections: CONNECTIONS,
+            mode: 'get',
+            token: emptyUser.tokens.access_token,
+          },
+          empty,
+        ),
       0.9,
     );
   }
@@ -307,11 +443,18 @@ async function main() {
         ? `| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | | — | — | — | — | — | p99 ${r.target} | ${r.met ? 'yes' : 'no'} |`
         : `| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.cpuUs?.toFixed(1) ?? ''} | ${r.baseline} | ${r.baselineRps.toFixed(0)} | ${r.baselineCpuUs?.toFixed(1) ?? '—'} | ${r.ratio.toFixed(2)} | ${r.range?.map((x) => x.toFixed(2)).join('–') ?? ''} | ${r.target ?? '—'} | ${r.met === undefined ? '—' : r.met ? 'yes' : 'no'} |`,
     ),
-    ...(rss > 0 ? [`| resident memory under whoami load | | | | | | | | ${rss.toFixed(0)} MB | | ≤ 150 MB | ${rss <= 150 ? 'yes' : 'no'} |`] : []),
+    ...(rss > 0
+      ? [
+          `| resident memory under whoami load | | | | | | | | ${rss.toFixed(0)} MB | | ≤ 150 MB | ${rss <= 150 ? 'yes' : 'no'} |`,
+        ]
+      : []),
   ].join('\n');
   console.log(table);
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rssMb: rss, rows }, null, 2)}\n`);
+  writeFileSync(
+    join(ROOT, 'bench', 'results', 'latest.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rssMb: rss, rows }, null, 2)}\n`,
+  );
   writeFileSync(join(ROOT, 'docs', 'benchmark-chart.svg'), `${chart(rows, ROUNDS)}\n`);
   await dropRedisPrefix();
   process.exit(0);

@@ -2,13 +2,18 @@
  * buildApp(config, stores) → a ready-to-listen Fastify instance. No port, no globals: tests build
  * one per case and call `inject`; src/server.ts alone listens.
  */
+
+import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Duplex } from 'node:stream';
 import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
   type FastifyReply,
-  type FastifyRequest, type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { type DestinationStream, pino } from 'pino';
 import { systemClock } from './clock.js';
 import { type Core, type CoreOptions, createCore } from './core/create-core.js';
@@ -72,8 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // A line per request only at debug/trace: at info and above the hot path logs nothing.
     logController: new LogController({ disableRequestLogging: !verbose }),
     bodyLimit: config.bodyLimitBytes,
-    trustProxy:
-      typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // `__proto__` and `constructor` keys are dropped, so they change nothing (the contract).
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
@@ -104,7 +108,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       servers: [{ url: config.publicUrl, description: 'PUBLIC_URL' }],
       tags: [
-        { name: 'auth', description: 'Accounts, tokens and logout (the Flask app\'s paths and fields, kept).' },
+        { name: 'auth', description: "Accounts, tokens and logout (the Flask app's paths and fields, kept)." },
         { name: 'sessions', description: "The caller's own sessions." },
         { name: 'users', description: 'User administration, for the `admin` role.' },
         { name: 'health', description: 'Liveness and readiness, for load balancers.' },

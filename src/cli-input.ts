@@ -1,5 +1,5 @@
 /** Reading a password for the CLI: from standard input when piped, else a hidden prompt. */
-import { stdin, stderr } from 'node:process';
+import { stderr, stdin } from 'node:process';
 
 export async function readPassword(prompt: string): Promise<string> {
   if (!stdin.isTTY) {

@@ -4,9 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 
-export type DatabaseTarget =
-  | { kind: 'sqlite'; file: string }
-  | { kind: 'postgres'; url: string };
+export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -64,7 +62,10 @@ export function parseTrustProxy(raw: string): boolean | number | string[] | unde
   if (asBool !== undefined) return asBool;
   const hops = parseInteger(value, 1, 100);
   if (hops !== undefined) return hops;
-  const list = value.split(',').map((part) => part.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   const addressLike = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
   return list.length > 0 && list.every((part) => addressLike.test(part)) ? list : undefined;
 }

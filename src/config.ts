@@ -9,7 +9,6 @@ import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import {
   type DatabaseTarget,
-  parseBoolean,
   parseDatabaseUrl,
   parseDuration,
   parseInteger,

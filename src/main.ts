@@ -6,13 +6,13 @@
 import { parseArgs } from 'node:util';
 import { openCore } from './cli-core.js';
 import { readPassword } from './cli-input.js';
+import { systemClock } from './clock.js';
 import { ConfigError, type LoadedConfig, loadConfig, readEnvironment } from './config.js';
+import { importFlaskUsers } from './core/flask-import.js';
 import { AppError } from './errors.js';
 import { serve } from './server.js';
-import { migrateToLatest } from './store/migrations/index.js';
-import { systemClock } from './clock.js';
-import { importFlaskUsers } from './core/flask-import.js';
 import { readFlaskUsers } from './store/flask-source.js';
+import { migrateToLatest } from './store/migrations/index.js';
 import { openDatabase, openStores } from './store/open.js';
 import { rotateKeys } from './tokens/key-source.js';
 
@@ -135,7 +135,9 @@ async function importUsers({ config }: LoadedConfig, args: string[]): Promise<nu
   const stores = await openStores(config, { migrate: true });
   try {
     const report = await importFlaskUsers(rows, stores.users, systemClock);
-    console.log(`Imported ${report.imported} users; ${report.alreadyPresent} were already present; ${report.refused.length} refused.`);
+    console.log(
+      `Imported ${report.imported} users; ${report.alreadyPresent} were already present; ${report.refused.length} refused.`,
+    );
     for (const r of report.refused) console.log(`  refused ${JSON.stringify(r.username)} (id ${r.id}): ${r.reason}`);
     return 0;
   } finally {
@@ -145,7 +147,9 @@ async function importUsers({ config }: LoadedConfig, args: string[]): Promise<nu
 
 function rotate({ config }: LoadedConfig): number {
   const { kid, dropped } = rotateKeys(config, Date.now());
-  console.log(`New signing key ${kid}; ${dropped} expired key(s) dropped. Running servers pick it up within 10 seconds.`);
+  console.log(
+    `New signing key ${kid}; ${dropped} expired key(s) dropped. Running servers pick it up within 10 seconds.`,
+  );
   return 0;
 }
 
@@ -162,7 +166,10 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      error instanceof UsageError ||
+      (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       console.error(`${error.message}\n\n${USAGE}`);
       process.exitCode = 2;
     } else if (error instanceof ConfigError) {

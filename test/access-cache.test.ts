@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Stores } from '../src/store/types.js';
 import { ENGINES } from './engines.js';
-import { bearer, decodeJwt, json, login, signUp, startApp, whoami, sqlOutsideTessera } from './helpers.js';
+import { bearer, decodeJwt, json, login, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
 
 /** Counts the session lookups that reach the store; `hold` makes the next one wait after reading. */
 function countingLookups() {
@@ -78,9 +78,12 @@ for (const engine of ENGINES) {
       const ended = await signUp(a.app);
       const deleted = await signUp(a.app);
       const revoked = await signUp(a.app);
-      for (const user of [ended, deleted, revoked]) assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
+      for (const user of [ended, deleted, revoked])
+        assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
 
-      await sqlOutsideTessera(a.databaseUrl, 'update sessions set ended_at = 1 where id = ?', [String(decodeJwt(ended.tokens.access_token).payload.sid)]);
+      await sqlOutsideTessera(a.databaseUrl, 'update sessions set ended_at = 1 where id = ?', [
+        String(decodeJwt(ended.tokens.access_token).payload.sid),
+      ]);
       assert.equal(json(await whoami(a.app, ended.tokens.access_token)).error, 'token_revoked');
       await sqlOutsideTessera(a.databaseUrl, 'delete from users where id = ?', [deleted.userId]);
       assert.equal((await whoami(a.app, deleted.tokens.access_token)).statusCode, 401);
@@ -185,14 +188,26 @@ for (const engine of ENGINES) {
       assert.ok(session);
 
       await rises('registering', () => signUp(a.app), false);
-      await rises('rotating a refresh token', () => a.app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(user.tokens.refresh_token) }), false);
+      await rises(
+        'rotating a refresh token',
+        () => a.app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(user.tokens.refresh_token) }),
+        false,
+      );
       await rises('counting a rate limit', () => stores.counters.hit('k', 60_000, clock.now()), false);
-      await rises('revoking an access token', () => stores.durableRevocations.revoke('some-jti', clock.now() + 60_000), true);
+      await rises(
+        'revoking an access token',
+        () => stores.durableRevocations.revoke('some-jti', clock.now() + 60_000),
+        true,
+      );
       await rises('changing a user', () => stores.users.update(user.userId, { roles: ['x'] }, clock.now()), true);
       await rises('ending a session', () => stores.sessions.end(sid, 'logout', clock.now()), true);
       await rises('ending an ended session again', () => stores.sessions.end(sid, 'logout', clock.now()), false);
       const other = await signUp(a.app);
-      await rises('ending all sessions of a user', () => stores.sessions.endAllForUser(other.userId, 'logout', clock.now()), true);
+      await rises(
+        'ending all sessions of a user',
+        () => stores.sessions.endAllForUser(other.userId, 'logout', clock.now()),
+        true,
+      );
       await rises('purging ended sessions', () => stores.sessions.purge(clock.now()), true);
       await rises('purging when nothing is due', () => stores.sessions.purge(clock.now()), false);
       await rises('deleting a user', () => stores.users.delete(other.userId), true);
@@ -208,11 +223,17 @@ for (const engine of ENGINES) {
       await stores.durableRevocations.revoke('revoked-jti', clock.now() + 60_000);
       await stores.sessions.endAllForUser(other.userId, 'logout', clock.now());
       const now = await stores.generation.observe();
-      assert.deepEqual([...(now.changedSince(start.value) ?? [])].sort(), [user.userId, other.userId, 'revoked-jti'].sort());
+      assert.deepEqual(
+        [...(now.changedSince(start.value) ?? [])].sort(),
+        [user.userId, other.userId, 'revoked-jti'].sort(),
+      );
       assert.deepEqual([...(now.changedSince(now.value - 1) ?? [])], [other.userId]);
       assert.equal(now.changedSince(start.value - 1), undefined, 'from before the first read: unknown');
 
-      await sqlOutsideTessera(a.databaseUrl, 'insert into tessera_changes (generation, subject) values (?, ?)', [now.value - 20_000, 'ancient']);
+      await sqlOutsideTessera(a.databaseUrl, 'insert into tessera_changes (generation, subject) values (?, ?)', [
+        now.value - 20_000,
+        'ancient',
+      ]);
       assert.equal(await stores.generation.purge(), 1);
       assert.equal(await stores.generation.purge(), 0);
     });

@@ -7,7 +7,20 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
-import { bearer, decodeJwt, json, login, newCredentials, PASSWORD, register, SECRET, snapshot, startApp, type TestApp, type Tokens } from './helpers.js';
+import {
+  bearer,
+  decodeJwt,
+  json,
+  login,
+  newCredentials,
+  PASSWORD,
+  register,
+  SECRET,
+  snapshot,
+  startApp,
+  type TestApp,
+  type Tokens,
+} from './helpers.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const hs = (header: Record<string, unknown>, payload: Record<string, unknown>, secret = SECRET, digest = 'sha256') => {
@@ -30,23 +43,29 @@ interface Context {
   victim: { username: string; email: string; password: string };
 }
 
-const whoamiWith = (token: (c: Context) => string) => (c: Context): InjectOptions => ({
-  method: 'GET',
-  url: '/auth/whoami',
-  headers: bearer(token(c)),
-});
-const loginWith = (payload: unknown): ((c: Context) => InjectOptions) => () => ({
-  method: 'POST',
-  url: '/auth/login',
-  headers: { 'content-type': 'application/json' },
-  payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-});
-const registerWith = (payload: unknown): ((c: Context) => InjectOptions) => () => ({
-  method: 'POST',
-  url: '/auth/register',
-  headers: { 'content-type': 'application/json' },
-  payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-});
+const whoamiWith =
+  (token: (c: Context) => string) =>
+  (c: Context): InjectOptions => ({
+    method: 'GET',
+    url: '/auth/whoami',
+    headers: bearer(token(c)),
+  });
+const loginWith =
+  (payload: unknown): ((c: Context) => InjectOptions) =>
+  () => ({
+    method: 'POST',
+    url: '/auth/login',
+    headers: { 'content-type': 'application/json' },
+    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
+const registerWith =
+  (payload: unknown): ((c: Context) => InjectOptions) =>
+  () => ({
+    method: 'POST',
+    url: '/auth/register',
+    headers: { 'content-type': 'application/json' },
+    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
 const unsigned = (header: Record<string, unknown>, payload: Record<string, unknown>, signature = '') =>
   `${b64(header)}.${b64(payload)}.${signature}`;
 
@@ -58,68 +77,384 @@ const CASES: Case[] = [
     status: 401,
     code: 'invalid_token',
   })),
-  { name: 'alg none keeping the real signature', request: whoamiWith((c) => `${b64({ ...c.header, alg: 'none' })}.${c.tokens.access_token.split('.').slice(1).join('.')}`), status: 401, code: 'invalid_token' },
+  {
+    name: 'alg none keeping the real signature',
+    request: whoamiWith(
+      (c) => `${b64({ ...c.header, alg: 'none' })}.${c.tokens.access_token.split('.').slice(1).join('.')}`,
+    ),
+    status: 401,
+    code: 'invalid_token',
+  },
   // algorithm substitution
-  { name: 'HS512 with the real secret', request: whoamiWith((c) => hs({ ...c.header, alg: 'HS512' }, c.payload, SECRET, 'sha512')), status: 401, code: 'invalid_token' },
-  { name: 'HS384 with the real secret', request: whoamiWith((c) => hs({ ...c.header, alg: 'HS384' }, c.payload, SECRET, 'sha384')), status: 401, code: 'invalid_token' },
-  { name: 'RS256 header over an HMAC signature', request: whoamiWith((c) => hs({ ...c.header, alg: 'RS256' }, c.payload)), status: 401, code: 'invalid_token' },
+  {
+    name: 'HS512 with the real secret',
+    request: whoamiWith((c) => hs({ ...c.header, alg: 'HS512' }, c.payload, SECRET, 'sha512')),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'HS384 with the real secret',
+    request: whoamiWith((c) => hs({ ...c.header, alg: 'HS384' }, c.payload, SECRET, 'sha384')),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'RS256 header over an HMAC signature',
+    request: whoamiWith((c) => hs({ ...c.header, alg: 'RS256' }, c.payload)),
+    status: 401,
+    code: 'invalid_token',
+  },
   // header injection: none of these is ever fetched or trusted
-  { name: 'jwk header with an attacker key', request: whoamiWith((c) => hs({ ...c.header, jwk: { kty: 'oct', k: b64('attacker') } }, { ...c.payload, roles: ['admin'] }, 'attacker')), status: 401, code: 'invalid_token' },
-  { name: 'jku header', request: whoamiWith((c) => hs({ ...c.header, jku: 'http://127.0.0.1:9/keys' }, c.payload, 'attacker')), status: 401, code: 'invalid_token' },
-  { name: 'x5u header', request: whoamiWith((c) => hs({ ...c.header, x5u: 'http://127.0.0.1:9/cert' }, c.payload, 'attacker')), status: 401, code: 'invalid_token' },
-  { name: 'kid with SQL', request: whoamiWith((c) => hs({ ...c.header, kid: "' OR '1'='1" }, c.payload)), status: 401, code: 'invalid_token' },
-  { name: 'kid with a path', request: whoamiWith((c) => hs({ ...c.header, kid: '../../../../dev/null' }, c.payload, '')), status: 401, code: 'invalid_token' },
-  { name: 'no kid', request: whoamiWith((c) => hs({ alg: 'HS256', typ: 'JWT' }, c.payload)), status: 401, code: 'invalid_token' },
-  { name: 'crit with an unknown extension', request: whoamiWith((c) => hs({ ...c.header, crit: ['exp-ext'], 'exp-ext': true }, c.payload)), status: 401, code: 'invalid_token' },
+  {
+    name: 'jwk header with an attacker key',
+    request: whoamiWith((c) =>
+      hs({ ...c.header, jwk: { kty: 'oct', k: b64('attacker') } }, { ...c.payload, roles: ['admin'] }, 'attacker'),
+    ),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'jku header',
+    request: whoamiWith((c) => hs({ ...c.header, jku: 'http://127.0.0.1:9/keys' }, c.payload, 'attacker')),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'x5u header',
+    request: whoamiWith((c) => hs({ ...c.header, x5u: 'http://127.0.0.1:9/cert' }, c.payload, 'attacker')),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'kid with SQL',
+    request: whoamiWith((c) => hs({ ...c.header, kid: "' OR '1'='1" }, c.payload)),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'kid with a path',
+    request: whoamiWith((c) => hs({ ...c.header, kid: '../../../../dev/null' }, c.payload, '')),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'no kid',
+    request: whoamiWith((c) => hs({ alg: 'HS256', typ: 'JWT' }, c.payload)),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'crit with an unknown extension',
+    request: whoamiWith((c) => hs({ ...c.header, crit: ['exp-ext'], 'exp-ext': true }, c.payload)),
+    status: 401,
+    code: 'invalid_token',
+  },
   // signatures and structure
-  { name: 'stripped signature', request: whoamiWith((c) => c.tokens.access_token.split('.').slice(0, 2).join('.') + '.'), status: 401, code: 'invalid_token' },
-  { name: 'two segments', request: whoamiWith((c) => c.tokens.access_token.split('.').slice(0, 2).join('.')), status: 401, code: 'invalid_token' },
-  { name: 'four segments', request: whoamiWith((c) => `${c.tokens.access_token}.AAAA`), status: 401, code: 'invalid_token' },
-  { name: 'payload tampered (roles: admin)', request: whoamiWith((c) => { const [h, , s] = c.tokens.access_token.split('.'); return `${h}.${b64({ ...c.payload, roles: ['admin'] })}.${s}`; }), status: 401, code: 'invalid_token' },
-  { name: 'header tampered', request: whoamiWith((c) => { const [, p, s] = c.tokens.access_token.split('.'); return `${b64({ ...c.header, typ: 'at+jwt' })}.${p}.${s}`; }), status: 401, code: 'invalid_token' },
-  { name: 'payload not base64url', request: whoamiWith((c) => `${c.tokens.access_token.split('.')[0]}.!!!$$$.${c.tokens.access_token.split('.')[2]}`), status: 401, code: 'invalid_token' },
-  { name: 'header not JSON', request: whoamiWith((c) => `${Buffer.from('{"alg":').toString('base64url')}.${c.tokens.access_token.split('.').slice(1).join('.')}`), status: 401, code: 'invalid_token' },
-  { name: 'payload a JSON array', request: whoamiWith((c) => hs(c.header, [1, 2, 3] as never)), status: 401, code: 'invalid_token' },
-  { name: 'a token of 12 KB', request: whoamiWith((c) => hs(c.header, { ...c.payload, pad: 'x'.repeat(12_000) })), status: 401, code: 'invalid_token' },
+  {
+    name: 'stripped signature',
+    request: whoamiWith((c) => `${c.tokens.access_token.split('.').slice(0, 2).join('.')}.`),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'two segments',
+    request: whoamiWith((c) => c.tokens.access_token.split('.').slice(0, 2).join('.')),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'four segments',
+    request: whoamiWith((c) => `${c.tokens.access_token}.AAAA`),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'payload tampered (roles: admin)',
+    request: whoamiWith((c) => {
+      const [h, , s] = c.tokens.access_token.split('.');
+      return `${h}.${b64({ ...c.payload, roles: ['admin'] })}.${s}`;
+    }),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'header tampered',
+    request: whoamiWith((c) => {
+      const [, p, s] = c.tokens.access_token.split('.');
+      return `${b64({ ...c.header, typ: 'at+jwt' })}.${p}.${s}`;
+    }),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'payload not base64url',
+    request: whoamiWith((c) => `${c.tokens.access_token.split('.')[0]}.!!!$$$.${c.tokens.access_token.split('.')[2]}`),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'header not JSON',
+    request: whoamiWith(
+      (c) => `${Buffer.from('{"alg":').toString('base64url')}.${c.tokens.access_token.split('.').slice(1).join('.')}`,
+    ),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'payload a JSON array',
+    request: whoamiWith((c) => hs(c.header, [1, 2, 3] as never)),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'a token of 12 KB',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, pad: 'x'.repeat(12_000) })),
+    status: 401,
+    code: 'invalid_token',
+  },
   // time edges around the 5 s leeway
-  { name: 'exp exactly at now - leeway', request: whoamiWith((c) => hs(c.header, { ...c.payload, exp: c.now - 5 })), status: 401, code: 'token_expired' },
-  { name: 'exp one second inside the leeway', request: whoamiWith((c) => hs(c.header, { ...c.payload, exp: c.now - 4 })), status: 200 },
-  { name: 'nbf just past the leeway', request: whoamiWith((c) => hs(c.header, { ...c.payload, nbf: c.now + 6 })), status: 401, code: 'invalid_token' },
-  { name: 'nbf at the leeway', request: whoamiWith((c) => hs(c.header, { ...c.payload, nbf: c.now + 5 })), status: 200 },
-  { name: 'iat in the future', request: whoamiWith((c) => hs(c.header, { ...c.payload, iat: c.now + 60 })), status: 401, code: 'invalid_token' },
-  { name: 'exp as a string', request: whoamiWith((c) => hs(c.header, { ...c.payload, exp: String(c.now + 600) })), status: 401, code: 'invalid_token' },
+  {
+    name: 'exp exactly at now - leeway',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, exp: c.now - 5 })),
+    status: 401,
+    code: 'token_expired',
+  },
+  {
+    name: 'exp one second inside the leeway',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, exp: c.now - 4 })),
+    status: 200,
+  },
+  {
+    name: 'nbf just past the leeway',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, nbf: c.now + 6 })),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'nbf at the leeway',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, nbf: c.now + 5 })),
+    status: 200,
+  },
+  {
+    name: 'iat in the future',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, iat: c.now + 60 })),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'exp as a string',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, exp: String(c.now + 600) })),
+    status: 401,
+    code: 'invalid_token',
+  },
   // claims
-  { name: 'refresh token where an access token belongs', request: whoamiWith((c) => c.tokens.refresh_token), status: 401, code: 'invalid_token' },
-  { name: 'an unknown type', request: whoamiWith((c) => hs(c.header, { ...c.payload, type: 'id' })), status: 401, code: 'invalid_token' },
-  { name: 'sub of another, nonexistent user', request: whoamiWith((c) => hs(c.header, { ...c.payload, sub: 'no-such-user' })), status: 401, code: 'invalid_token' },
-  { name: 'sub and sid that do not exist', request: whoamiWith((c) => hs(c.header, { ...c.payload, sub: 'ghost', sid: 'ghost-session' })), status: 401, code: 'invalid_token' },
-  { name: 'missing jti', request: whoamiWith((c) => hs(c.header, { ...c.payload, jti: undefined })), status: 401, code: 'invalid_token' },
-  { name: 'missing sid', request: whoamiWith((c) => hs(c.header, { ...c.payload, sid: undefined })), status: 401, code: 'invalid_token' },
-  { name: 'missing exp', request: whoamiWith((c) => hs(c.header, { ...c.payload, exp: undefined })), status: 401, code: 'invalid_token' },
-  { name: 'wrong issuer', request: whoamiWith((c) => hs(c.header, { ...c.payload, iss: 'evil' })), status: 401, code: 'invalid_token' },
+  {
+    name: 'refresh token where an access token belongs',
+    request: whoamiWith((c) => c.tokens.refresh_token),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'an unknown type',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, type: 'id' })),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'sub of another, nonexistent user',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, sub: 'no-such-user' })),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'sub and sid that do not exist',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, sub: 'ghost', sid: 'ghost-session' })),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'missing jti',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, jti: undefined })),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'missing sid',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, sid: undefined })),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'missing exp',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, exp: undefined })),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'wrong issuer',
+    request: whoamiWith((c) => hs(c.header, { ...c.payload, iss: 'evil' })),
+    status: 401,
+    code: 'invalid_token',
+  },
   // the Authorization header itself
-  { name: 'Basic scheme', request: () => ({ method: 'GET', url: '/auth/whoami', headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } }), status: 401, code: 'authorization_required' },
-  { name: 'Digest scheme', request: () => ({ method: 'GET', url: '/auth/whoami', headers: { authorization: 'Digest username="a"' } }), status: 401, code: 'authorization_required' },
-  { name: 'two tokens after Bearer', request: (c) => ({ method: 'GET', url: '/auth/whoami', headers: { authorization: `Bearer ${c.tokens.access_token} ${c.tokens.access_token}` } }), status: 401, code: 'authorization_required' },
-  { name: 'token in the query string', request: (c) => ({ method: 'GET', url: `/auth/whoami?access_token=${c.tokens.access_token}` }), status: 401, code: 'authorization_required' },
-  { name: 'lower-case scheme is still Bearer', request: (c) => ({ method: 'GET', url: '/auth/whoami', headers: { authorization: `bearer ${c.tokens.access_token}` } }), status: 200 },
+  {
+    name: 'Basic scheme',
+    request: () => ({
+      method: 'GET',
+      url: '/auth/whoami',
+      headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` },
+    }),
+    status: 401,
+    code: 'authorization_required',
+  },
+  {
+    name: 'Digest scheme',
+    request: () => ({ method: 'GET', url: '/auth/whoami', headers: { authorization: 'Digest username="a"' } }),
+    status: 401,
+    code: 'authorization_required',
+  },
+  {
+    name: 'two tokens after Bearer',
+    request: (c) => ({
+      method: 'GET',
+      url: '/auth/whoami',
+      headers: { authorization: `Bearer ${c.tokens.access_token} ${c.tokens.access_token}` },
+    }),
+    status: 401,
+    code: 'authorization_required',
+  },
+  {
+    name: 'token in the query string',
+    request: (c) => ({ method: 'GET', url: `/auth/whoami?access_token=${c.tokens.access_token}` }),
+    status: 401,
+    code: 'authorization_required',
+  },
+  {
+    name: 'lower-case scheme is still Bearer',
+    request: (c) => ({
+      method: 'GET',
+      url: '/auth/whoami',
+      headers: { authorization: `bearer ${c.tokens.access_token}` },
+    }),
+    status: 200,
+  },
   // hostile bodies
-  { name: 'deeply nested JSON', request: loginWith(`${'['.repeat(4000)}${']'.repeat(4000)}`), status: 400, code: 'validation_failed' },
-  { name: '__proto__ carrying a password', request: loginWith('{"username":"victim","__proto__":{"password":"x"}}'), status: 400, code: 'validation_failed' },
-  { name: 'constructor.prototype pollution', request: loginWith('{"username":"victim","password":"x","constructor":{"prototype":{"isAdmin":true}}}'), status: 401, code: 'invalid_credentials' },
-  { name: 'username as an object', request: loginWith({ username: { $ne: null }, password: 'x' }), status: 400, code: 'validation_failed' },
-  { name: 'password as an array', request: loginWith({ username: 'victim', password: ['a'] }), status: 400, code: 'validation_failed' },
-  { name: 'NUL in a username', request: registerWith({ username: 'evil\u0000admin', email: 'n@example.com', password: PASSWORD }), status: 400, code: 'validation_failed' },
-  { name: 'control characters in an email', request: registerWith({ username: 'ctrl', email: 'ctrl\r\n@example.com', password: PASSWORD }), status: 400, code: 'validation_failed' },
-  { name: 'NFKC look-alike of a taken name', request: (c) => registerWith({ username: c.victim.username.replace(/[a-z]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) + 0xfee0)), email: 'lookalike@example.com', password: PASSWORD })(c), status: 409, code: 'user_exists' },
-  { name: 'oversize password at register, refused before hashing', request: registerWith({ username: 'bigpw', email: 'bigpw@example.com', password: 'p'.repeat(257) }), status: 400, code: 'validation_failed' },
-  { name: 'oversize password at login, refused before hashing', request: (c) => loginWith({ username: c.victim.username, password: 'p'.repeat(9000) })(c), status: 400, code: 'validation_failed' },
-  { name: 'SQL in a login username', request: loginWith({ username: "admin' OR '1'='1' --", password: "' OR '1'='1" }), status: 401, code: 'invalid_credentials' },
-  { name: 'SQL in a registration username', request: registerWith({ username: "x'); DROP TABLE users;--", email: 'sql@example.com', password: PASSWORD }), status: 400, code: 'validation_failed' },
-  { name: 'SQL in an email', request: registerWith({ username: 'sqlmail', email: "a@b.co'; DELETE FROM users;--", password: PASSWORD }), status: 400, code: 'validation_failed' },
-  { name: 'roles smuggled into a password change', request: (c) => ({ method: 'POST', url: '/auth/password', headers: bearer(c.tokens.access_token), payload: { current_password: 'wrong password', new_password: 'another fine passphrase', roles: ['admin'] } }), status: 401, code: 'invalid_credentials' },
-  { name: 'form-encoded body', request: () => ({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'username=a&password=b' }), status: 415, code: 'unsupported_media_type' },
-  { name: 'a refresh token revoking someone by body without its own validity', request: (c) => ({ method: 'POST', url: '/auth/revoke_token', headers: bearer(c.tokens.access_token), payload: { refresh_token: hs(c.header, { ...c.payload, type: 'refresh' }, 'attacker') } }), status: 401, code: 'invalid_token' },
+  {
+    name: 'deeply nested JSON',
+    request: loginWith(`${'['.repeat(4000)}${']'.repeat(4000)}`),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: '__proto__ carrying a password',
+    request: loginWith('{"username":"victim","__proto__":{"password":"x"}}'),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'constructor.prototype pollution',
+    request: loginWith('{"username":"victim","password":"x","constructor":{"prototype":{"isAdmin":true}}}'),
+    status: 401,
+    code: 'invalid_credentials',
+  },
+  {
+    name: 'username as an object',
+    request: loginWith({ username: { $ne: null }, password: 'x' }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'password as an array',
+    request: loginWith({ username: 'victim', password: ['a'] }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'NUL in a username',
+    request: registerWith({ username: 'evil\u0000admin', email: 'n@example.com', password: PASSWORD }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'control characters in an email',
+    request: registerWith({ username: 'ctrl', email: 'ctrl\r\n@example.com', password: PASSWORD }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'NFKC look-alike of a taken name',
+    request: (c) =>
+      registerWith({
+        username: c.victim.username.replace(/[a-z]/g, (ch) => String.fromCharCode(ch.charCodeAt(0) + 0xfee0)),
+        email: 'lookalike@example.com',
+        password: PASSWORD,
+      })(c),
+    status: 409,
+    code: 'user_exists',
+  },
+  {
+    name: 'oversize password at register, refused before hashing',
+    request: registerWith({ username: 'bigpw', email: 'bigpw@example.com', password: 'p'.repeat(257) }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'oversize password at login, refused before hashing',
+    request: (c) => loginWith({ username: c.victim.username, password: 'p'.repeat(9000) })(c),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'SQL in a login username',
+    request: loginWith({ username: "admin' OR '1'='1' --", password: "' OR '1'='1" }),
+    status: 401,
+    code: 'invalid_credentials',
+  },
+  {
+    name: 'SQL in a registration username',
+    request: registerWith({ username: "x'); DROP TABLE users;--", email: 'sql@example.com', password: PASSWORD }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'SQL in an email',
+    request: registerWith({ username: 'sqlmail', email: "a@b.co'; DELETE FROM users;--", password: PASSWORD }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'roles smuggled into a password change',
+    request: (c) => ({
+      method: 'POST',
+      url: '/auth/password',
+      headers: bearer(c.tokens.access_token),
+      payload: { current_password: 'wrong password', new_password: 'another fine passphrase', roles: ['admin'] },
+    }),
+    status: 401,
+    code: 'invalid_credentials',
+  },
+  {
+    name: 'form-encoded body',
+    request: () => ({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'username=a&password=b',
+    }),
+    status: 415,
+    code: 'unsupported_media_type',
+  },
+  {
+    name: 'a refresh token revoking someone by body without its own validity',
+    request: (c) => ({
+      method: 'POST',
+      url: '/auth/revoke_token',
+      headers: bearer(c.tokens.access_token),
+      payload: { refresh_token: hs(c.header, { ...c.payload, type: 'refresh' }, 'attacker') },
+    }),
+    status: 401,
+    code: 'invalid_token',
+  },
 ];
 
 describe('adversarial suite', () => {
@@ -158,11 +493,17 @@ describe('adversarial suite', () => {
     assert.equal(first.statusCode, 200);
     test.clock.advance(11);
     const replays = await Promise.all(
-      Array.from({ length: 6 }, () => test.app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(fresh.refresh_token) })),
+      Array.from({ length: 6 }, () =>
+        test.app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(fresh.refresh_token) }),
+      ),
     );
     assert.ok(replays.every((r) => r.statusCode === 401 && json(r).error === 'token_revoked'));
     const successor = json<Tokens>(first);
-    assert.equal(json(await test.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(successor.access_token) })).error, 'token_revoked');
+    assert.equal(
+      json(await test.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(successor.access_token) }))
+        .error,
+      'token_revoked',
+    );
   });
 
   it('leaves no password and no token in the server log (at LOG_LEVEL=trace)', () => {

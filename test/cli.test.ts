@@ -7,7 +7,6 @@ import { describe, it } from 'node:test';
 import { PASSWORD, SECRET } from './helpers.js';
 import { MAIN, startServer, TSX } from './server-process.js';
 
-
 interface Run {
   code: number | null;
   stdout: string;
@@ -36,10 +35,18 @@ function environment(): Record<string, string> {
 describe('tessera CLI', () => {
   it('user create reads the password from stdin; user promote grants a role', async () => {
     const env = environment();
-    const created = await tessera(['user', 'create', '--username', 'root', '--email', 'root@example.com'], env, `${PASSWORD}\n`);
+    const created = await tessera(
+      ['user', 'create', '--username', 'root', '--email', 'root@example.com'],
+      env,
+      `${PASSWORD}\n`,
+    );
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /Created user root \([0-9a-f-]{36}\)\./);
-    const admin = await tessera(['user', 'create', '--username', 'boss', '--email', 'boss@example.com', '--admin'], env, PASSWORD);
+    const admin = await tessera(
+      ['user', 'create', '--username', 'boss', '--email', 'boss@example.com', '--admin'],
+      env,
+      PASSWORD,
+    );
     assert.match(admin.stdout, /with role admin/);
     const promoted = await tessera(['user', 'promote', 'ROOT', '--role', 'admin'], env);
     assert.equal(promoted.code, 0, promoted.stderr);
@@ -60,7 +67,12 @@ describe('tessera CLI', () => {
     const unknown = await tessera(['user', 'promote', 'ghost', '--role', 'admin'], env);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /No user named ghost/);
-    for (const args of [['frobnicate'], ['user', 'create', '--username', 'a'], ['user', 'create', '--bogus'], ['user']]) {
+    for (const args of [
+      ['frobnicate'],
+      ['user', 'create', '--username', 'a'],
+      ['user', 'create', '--bogus'],
+      ['user'],
+    ]) {
       const run = await tessera(args, env);
       assert.equal(run.code, 2, args.join(' '));
       assert.match(run.stderr, /Usage: tessera/);

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ConfigError, loadConfig, readEnvironment } from '../src/config.js';
-import { parseDatabaseUrl, parseDuration, parseInteger, parsePublicUrl, parseTrustProxy } from '../src/config-parsers.js';
+import {
+  parseDatabaseUrl,
+  parseDuration,
+  parseInteger,
+  parsePublicUrl,
+  parseTrustProxy,
+} from '../src/config-parsers.js';
 
 const LONG_SECRET = 's'.repeat(40);
 
@@ -13,9 +19,13 @@ describe('configuration parsers (property-based)', () => {
   it('parseDuration reads every unit and rejects everything else', () => {
     const units = { '': 1, s: 1, m: 60, h: 3600, d: 86400 } as const;
     fc.assert(
-      fc.property(fc.nat({ max: 999_999 }), fc.constantFrom(...(Object.keys(units) as (keyof typeof units)[])), (n, unit) => {
-        assert.equal(parseDuration(`${n}${unit}`), n * units[unit]);
-      }),
+      fc.property(
+        fc.nat({ max: 999_999 }),
+        fc.constantFrom(...(Object.keys(units) as (keyof typeof units)[])),
+        (n, unit) => {
+          assert.equal(parseDuration(`${n}${unit}`), n * units[unit]);
+        },
+      ),
     );
     fc.assert(
       fc.property(fc.string(), (raw) => {
@@ -29,22 +39,38 @@ describe('configuration parsers (property-based)', () => {
 
   it('parseInteger accepts exactly the whole numbers inside its bounds', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -1e6, max: 1e6 }), fc.integer({ min: -1000, max: 1000 }), fc.nat({ max: 5000 }), (n, min, span) => {
-        const max = min + span;
-        assert.equal(parseInteger(String(n), min, max), n >= min && n <= max ? n : undefined);
+      fc.property(
+        fc.integer({ min: -1e6, max: 1e6 }),
+        fc.integer({ min: -1000, max: 1000 }),
+        fc.nat({ max: 5000 }),
+        (n, min, span) => {
+          const max = min + span;
+          assert.equal(parseInteger(String(n), min, max), n >= min && n <= max ? n : undefined);
+        },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.string(), (raw) => {
+        const value = parseInteger(raw, -1e9, 1e9);
+        assert.ok(value === undefined || Number.isSafeInteger(value));
       }),
     );
-    fc.assert(fc.property(fc.string(), (raw) => {
-      const value = parseInteger(raw, -1e9, 1e9);
-      assert.ok(value === undefined || Number.isSafeInteger(value));
-    }));
   });
 
   it('parseDatabaseUrl understands sqlite:, SQLAlchemy sqlite:/// and sqlite:////, and postgres URLs', () => {
     assert.deepEqual(parseDatabaseUrl('sqlite:./data/x.db', '/srv'), { kind: 'sqlite', file: '/srv/data/x.db' });
-    assert.deepEqual(parseDatabaseUrl('sqlite:///instance/app.db', '/srv'), { kind: 'sqlite', file: '/srv/instance/app.db' });
-    assert.deepEqual(parseDatabaseUrl('sqlite:////var/lib/app.db', '/srv'), { kind: 'sqlite', file: '/var/lib/app.db' });
-    assert.deepEqual(parseDatabaseUrl('postgres://u@h:5432/db', '/srv'), { kind: 'postgres', url: 'postgres://u@h:5432/db' });
+    assert.deepEqual(parseDatabaseUrl('sqlite:///instance/app.db', '/srv'), {
+      kind: 'sqlite',
+      file: '/srv/instance/app.db',
+    });
+    assert.deepEqual(parseDatabaseUrl('sqlite:////var/lib/app.db', '/srv'), {
+      kind: 'sqlite',
+      file: '/var/lib/app.db',
+    });
+    assert.deepEqual(parseDatabaseUrl('postgres://u@h:5432/db', '/srv'), {
+      kind: 'postgres',
+      url: 'postgres://u@h:5432/db',
+    });
     assert.deepEqual(parseDatabaseUrl('postgresql://u@h/db', '/srv'), { kind: 'postgres', url: 'postgresql://u@h/db' });
     for (const bad of ['mysql://x', 'sqlite:', 'sqlite://', 'sqlite::memory:', 'file.db', '']) {
       assert.equal(parseDatabaseUrl(bad, '/srv'), undefined, bad);
@@ -69,7 +95,14 @@ describe('configuration parsers (property-based)', () => {
     assert.equal(parsePublicUrl('https://auth.example.com/'), 'https://auth.example.com');
     assert.equal(parsePublicUrl('http://127.0.0.1:5000'), 'http://127.0.0.1:5000');
     assert.equal(parsePublicUrl('https://example.com/auth//'), 'https://example.com/auth');
-    for (const bad of ['ftp://example.com', 'https://u:p@example.com', 'https://example.com/?a=1', 'https://example.com/#x', '/relative', 'javascript:alert(1)']) {
+    for (const bad of [
+      'ftp://example.com',
+      'https://u:p@example.com',
+      'https://example.com/?a=1',
+      'https://example.com/#x',
+      '/relative',
+      'javascript:alert(1)',
+    ]) {
       assert.equal(parsePublicUrl(bad), undefined, bad);
     }
     fc.assert(
@@ -100,14 +133,28 @@ describe('loadConfig', () => {
     assert.equal(config.refreshReuseIntervalSeconds, 10);
     assert.equal(config.bodyLimitBytes, 16384);
     assert.deepEqual(config.password, { minLength: 8, maxLength: 256 });
-    assert.deepEqual(config.argon2, { memoryKiB: 19456, iterations: 2, parallelism: 1, concurrency: Math.max(1, availableParallelism() - 1) });
+    assert.deepEqual(config.argon2, {
+      memoryKiB: 19456,
+      iterations: 2,
+      parallelism: 1,
+      concurrency: Math.max(1, availableParallelism() - 1),
+    });
   });
 
   it('reports every bad value, one line each', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
     const error = (() => {
       try {
-        loadConfig({ SECRET_KEY: LONG_SECRET, PORT: 'eighty', ACCESS_TOKEN_TTL: 'soon', JWT_ALGORITHM: 'none', DATABASE_URL: 'mysql://x' }, dir);
+        loadConfig(
+          {
+            SECRET_KEY: LONG_SECRET,
+            PORT: 'eighty',
+            ACCESS_TOKEN_TTL: 'soon',
+            JWT_ALGORITHM: 'none',
+            DATABASE_URL: 'mysql://x',
+          },
+          dir,
+        );
       } catch (e) {
         return e;
       }
@@ -145,7 +192,10 @@ describe('loadConfig', () => {
 
   it('reads .env, with real environment variables winning', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
-    writeFileSync(join(dir, '.env'), 'PORT=6000\nHOST=0.0.0.0\n# comment\nSECRET_KEY="from-file-from-file-from-file-from-file"\n');
+    writeFileSync(
+      join(dir, '.env'),
+      'PORT=6000\nHOST=0.0.0.0\n# comment\nSECRET_KEY="from-file-from-file-from-file-from-file"\n',
+    );
     const env = readEnvironment(dir, { PORT: '7000' });
     const { config } = loadConfig(env, dir);
     assert.equal(config.port, 7000);

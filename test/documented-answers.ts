@@ -9,7 +9,10 @@ import { after } from 'node:test';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 
 interface Operation {
-  responses: Record<string, { content?: { 'application/json'?: { schema?: { properties?: { error?: { enum?: string[] } } } } } }>;
+  responses: Record<
+    string,
+    { content?: { 'application/json'?: { schema?: { properties?: { error?: { enum?: string[] } } } } } }
+  >;
 }
 interface Document {
   paths: Record<string, Record<string, Operation>>;

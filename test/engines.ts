@@ -28,7 +28,12 @@ async function postgresAnswers(): Promise<boolean> {
 }
 
 async function redisAnswers(): Promise<boolean> {
-  const client = new Redis(REDIS_TEST_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis(REDIS_TEST_URL, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -48,7 +53,9 @@ for (const [name, available, url, variable] of [
 ] as const) {
   if (available) continue;
   if (REQUIRED) throw new Error(`${name} does not answer at ${url}, and TESSERA_REQUIRE_SERVICES=1.`);
-  console.warn(`# SKIPPED: ${name} is not reachable at ${url}; the tests that need it do not run. Start it (or set ${variable}) to run them.`);
+  console.warn(
+    `# SKIPPED: ${name} is not reachable at ${url}; the tests that need it do not run. Start it (or set ${variable}) to run them.`,
+  );
 }
 
 const wanted = process.env.TEST_ENGINES?.split(',');

@@ -4,7 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createTestDatabase, ENGINES, POSTGRES_ADMIN_URL, SHARED_ENGINES } from './engines.js';
-import { decodeJwt, json, newCredentials, PASSWORD, SECRET, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
+import {
+  decodeJwt,
+  json,
+  newCredentials,
+  PASSWORD,
+  SECRET,
+  signUp,
+  sqlOutsideTessera,
+  startApp,
+  whoami,
+} from './helpers.js';
 import { post, startServer } from './server-process.js';
 import { startProxy } from './tcp-proxy.js';
 
@@ -30,7 +40,10 @@ describe('PostgreSQL going away', { skip: SHARED_ENGINES.length === 0 }, () => {
       const started = Date.now();
       const response = await request();
       assert.equal(response.statusCode, 503, response.body);
-      assert.deepEqual(json(response), { error: 'unavailable', message: 'A data store is unavailable; try again shortly.' });
+      assert.deepEqual(json(response), {
+        error: 'unavailable',
+        message: 'A data store is unavailable; try again shortly.',
+      });
       assert.ok(Date.now() - started < 3000, 'bounded by STORE_TIMEOUT_MS');
     }
     assert.equal((await test.app.inject({ method: 'GET', url: '/ready' })).statusCode, 503);
@@ -59,14 +72,21 @@ describe('process signals', () => {
   it('SIGTERM lets in-flight requests finish, refuses new ones, and exits 0', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-drain-'));
     const server = await startServer({ DATA_DIR: dir, SECRET_KEY: SECRET }, t);
-    const users = Array.from({ length: 16 }, (_, i) => ({ username: `drain${i}`, email: `drain${i}@example.com`, password: PASSWORD }));
+    const users = Array.from({ length: 16 }, (_, i) => ({
+      username: `drain${i}`,
+      email: `drain${i}@example.com`,
+      password: PASSWORD,
+    }));
     // Each registration hashes with argon2id on a 4-thread pool, so sixteen take several rounds.
     // Once the first answer is back, all were accepted long ago and most are still hashing.
     const inFlight = users.map((user) => post(`${server.url}/auth/register`, user));
     await Promise.race(inFlight);
     server.child.kill('SIGTERM');
     const results = await Promise.all(inFlight);
-    assert.deepEqual(results.map((r) => r.status), users.map(() => 201));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      users.map(() => 201),
+    );
     assert.equal(await server.exited, 0, server.output());
     await assert.rejects(fetch(`${server.url}/health`), 'no new connections after shutdown');
   });
@@ -127,7 +147,11 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
 
       const second = await startServer(env, t);
       for (const user of acknowledgedUsers) {
-        assert.equal((await post(`${second.url}/auth/login`, user)).status, 200, `${user.username} was acknowledged, so it must log in`);
+        assert.equal(
+          (await post(`${second.url}/auth/login`, user)).status,
+          200,
+          `${user.username} was acknowledged, so it must log in`,
+        );
       }
       const sessions = await readSessions(databaseUrl);
       for (const token of lastRefresh) {
@@ -144,7 +168,9 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
   });
 }
 
-async function readSessions(databaseUrl: string): Promise<Map<string, { refresh_jti: string; previous_jti: string | null }>> {
+async function readSessions(
+  databaseUrl: string,
+): Promise<Map<string, { refresh_jti: string; previous_jti: string | null }>> {
   type Row = { id: string; refresh_jti: string; previous_jti: string | null };
   const rows = await sqlOutsideTessera<Row>(databaseUrl, 'select id, refresh_jti, previous_jti from sessions');
   return new Map(rows.map((r) => [r.id, r]));

@@ -18,9 +18,12 @@ const FLASK_PASSWORD = 'flask-era password 1';
 const WERKZEUG = {
   scryptDefault:
     'scrypt:32768:8:1$QHgd9fsDcbkZqIpm$c8abd73a2e84d827ab3b5abbacb18936c95acd2d0b35a19e9a3274bd7bcfd2780d79714a1d0ec54c5bb1981b7ba561f41704ffcf0791d1b51d2b5f185bf1fe39',
-  pbkdf2Default: 'pbkdf2:sha256:1000000$bZSvhazNXC31vHFz$84c21c2d79780475da7586f88deca862e918d2c61fb331d8f82f98a78a3dd9df',
-  pbkdf2At260000: 'pbkdf2:sha256:260000$Lx880y9NZl6QCr1u$38ca9842eec50993ef2e099d02c1f98cba7e01ac959f7047e7242cd022301068',
-  pbkdf2At600000: 'pbkdf2:sha256:600000$8E8XnZKpiryM769j$24c7485694f2214d8c7487ef6ef08a853307be1d6fe9388c6e96b73e6056a107',
+  pbkdf2Default:
+    'pbkdf2:sha256:1000000$bZSvhazNXC31vHFz$84c21c2d79780475da7586f88deca862e918d2c61fb331d8f82f98a78a3dd9df',
+  pbkdf2At260000:
+    'pbkdf2:sha256:260000$Lx880y9NZl6QCr1u$38ca9842eec50993ef2e099d02c1f98cba7e01ac959f7047e7242cd022301068',
+  pbkdf2At600000:
+    'pbkdf2:sha256:600000$8E8XnZKpiryM769j$24c7485694f2214d8c7487ef6ef08a853307be1d6fe9388c6e96b73e6056a107',
 };
 
 /** Werkzeug's formats computed from their documented definitions: KDF over the salt *string*. */
@@ -48,15 +51,60 @@ function flaskDatabase(rows: { id: string; username: string; email: string; pass
 }
 
 const ROWS = [
-  { id: 'a1b2c3d4-0000-4000-8000-000000000001', username: 'ada', email: 'ada@example.com', password: WERKZEUG.scryptDefault },
-  { id: 'a1b2c3d4-0000-4000-8000-000000000002', username: 'brian', email: 'brian@example.com', password: WERKZEUG.pbkdf2At260000 },
-  { id: 'a1b2c3d4-0000-4000-8000-000000000003', username: 'cleo', email: 'cleo@example.com', password: WERKZEUG.pbkdf2At600000 },
-  { id: 'a1b2c3d4-0000-4000-8000-000000000004', username: 'dmitri', email: 'dmitri@example.com', password: WERKZEUG.pbkdf2Default },
-  { id: 'a1b2c3d4-0000-4000-8000-000000000005', username: 'eve', email: 'eve@example.com', password: pbkdf2Hash('eve password 99', 'saltsaltsalt', 1000) },
-  { id: 'a1b2c3d4-0000-4000-8000-000000000006', username: 'fumiko', email: 'fumiko@example.com', password: scryptHash('ünïcödé pässwörd', 'abc', 16384, 8, 1) },
-  { id: 'a1b2c3d4-0000-4000-8000-000000000007', username: 'ADA', email: 'ada2@example.com', password: WERKZEUG.scryptDefault },
-  { id: 'a1b2c3d4-0000-4000-8000-000000000008', username: 'gus', email: 'not an email', password: WERKZEUG.scryptDefault },
-  { id: 'a1b2c3d4-0000-4000-8000-000000000009', username: 'hana', email: 'hana@example.com', password: 'md5$abc$deadbeef' },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000001',
+    username: 'ada',
+    email: 'ada@example.com',
+    password: WERKZEUG.scryptDefault,
+  },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000002',
+    username: 'brian',
+    email: 'brian@example.com',
+    password: WERKZEUG.pbkdf2At260000,
+  },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000003',
+    username: 'cleo',
+    email: 'cleo@example.com',
+    password: WERKZEUG.pbkdf2At600000,
+  },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000004',
+    username: 'dmitri',
+    email: 'dmitri@example.com',
+    password: WERKZEUG.pbkdf2Default,
+  },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000005',
+    username: 'eve',
+    email: 'eve@example.com',
+    password: pbkdf2Hash('eve password 99', 'saltsaltsalt', 1000),
+  },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000006',
+    username: 'fumiko',
+    email: 'fumiko@example.com',
+    password: scryptHash('ünïcödé pässwörd', 'abc', 16384, 8, 1),
+  },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000007',
+    username: 'ADA',
+    email: 'ada2@example.com',
+    password: WERKZEUG.scryptDefault,
+  },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000008',
+    username: 'gus',
+    email: 'not an email',
+    password: WERKZEUG.scryptDefault,
+  },
+  {
+    id: 'a1b2c3d4-0000-4000-8000-000000000009',
+    username: 'hana',
+    email: 'hana@example.com',
+    password: 'md5$abc$deadbeef',
+  },
 ];
 
 describe('Werkzeug password hashes', () => {
@@ -66,11 +114,22 @@ describe('Werkzeug password hashes', () => {
       assert.equal(await werkzeugVerifier.verify(hash, FLASK_PASSWORD), true, hash.slice(0, 30));
       assert.equal(await werkzeugVerifier.verify(hash, 'flask-era password 2'), false);
     }
-    assert.equal(await werkzeugVerifier.verify(scryptHash('ünïcödé pässwörd', 'abc', 16384, 8, 1), 'ünïcödé pässwörd'), true);
+    assert.equal(
+      await werkzeugVerifier.verify(scryptHash('ünïcödé pässwörd', 'abc', 16384, 8, 1), 'ünïcödé pässwörd'),
+      true,
+    );
   });
 
   it('refuses malformed hashes cleanly', async () => {
-    for (const bad of ['', 'md5$x$y', 'pbkdf2:sha256$salt$ab', 'pbkdf2:sha256:0$s$' + 'a'.repeat(64), 'scrypt:3:8:1$s$' + 'a'.repeat(128), 'pbkdf2:sha256:99999999$s$' + 'a'.repeat(64), 'scrypt:32768:8:1$s$zz']) {
+    for (const bad of [
+      '',
+      'md5$x$y',
+      'pbkdf2:sha256$salt$ab',
+      `pbkdf2:sha256:0$s$${'a'.repeat(64)}`,
+      `scrypt:3:8:1$s$${'a'.repeat(128)}`,
+      `pbkdf2:sha256:99999999$s$${'a'.repeat(64)}`,
+      'scrypt:32768:8:1$s$zz',
+    ]) {
       assert.equal(werkzeugVerifier.accepts(bad), false, bad);
       assert.equal(await werkzeugVerifier.verify(bad, 'anything'), false);
     }
@@ -103,7 +162,11 @@ for (const engine of ENGINES) {
         ['fumiko', 'ünïcödé pässwörd'],
       ];
       for (const [username, password] of logins) {
-        const wrong = await app.inject({ method: 'POST', url: '/auth/login', payload: { username, password: 'wrong password!' } });
+        const wrong = await app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { username, password: 'wrong password!' },
+        });
         assert.equal(wrong.statusCode, 401, username);
         const before = await stores.users.findByUsernameKey(username.replace('@example.com', ''));
         assert.match(before?.passwordHash ?? '', /^(pbkdf2|scrypt):/);
@@ -113,11 +176,23 @@ for (const engine of ENGINES) {
         assert.match(after?.passwordHash ?? '', /^\$argon2id\$/, `${username} rehashed`);
         const again = await app.inject({ method: 'POST', url: '/auth/login', payload: { username, password } });
         assert.equal(again.statusCode, 200, 'the new hash works');
-        const whoami = await app.inject({ method: 'GET', url: '/auth/whoami', headers: { authorization: `Bearer ${json<{ tokens: { access_token: string } }>(again).tokens.access_token}` } });
-        assert.equal(json<{ user_details: { id: string } }>(whoami).user_details.id, before?.id, 'the Flask id is kept');
+        const whoami = await app.inject({
+          method: 'GET',
+          url: '/auth/whoami',
+          headers: { authorization: `Bearer ${json<{ tokens: { access_token: string } }>(again).tokens.access_token}` },
+        });
+        assert.equal(
+          json<{ user_details: { id: string } }>(whoami).user_details.id,
+          before?.id,
+          'the Flask id is kept',
+        );
       }
 
-      const unreadable = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'hana', password: 'whatever it was' } });
+      const unreadable = await app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { username: 'hana', password: 'whatever it was' },
+      });
       assert.equal(unreadable.statusCode, 401);
       assert.equal(json(unreadable).error, 'invalid_credentials');
       const warning = logs.find((line) => line.includes('unknown format'));
@@ -125,7 +200,10 @@ for (const engine of ENGINES) {
       assert.doesNotMatch(warning, /deadbeef|md5/, 'without the hash');
 
       const second = await importFlaskUsers(readFlaskUsers(file), stores.users, clock);
-      assert.deepEqual({ imported: second.imported, alreadyPresent: second.alreadyPresent }, { imported: 0, alreadyPresent: 7 });
+      assert.deepEqual(
+        { imported: second.imported, alreadyPresent: second.alreadyPresent },
+        { imported: 0, alreadyPresent: 7 },
+      );
       assert.equal((await stores.users.list(0, 100)).total, 7);
     });
   });
@@ -133,11 +211,15 @@ for (const engine of ENGINES) {
 
 describe('tessera import flask (command)', () => {
   const run = (args: string[], dir: string) =>
-    spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(import.meta.dirname, '..', 'src', 'main.ts'), ...args], {
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: 'x'.repeat(40) },
-      cwd: dir,
-      encoding: 'utf8',
-    });
+    spawnSync(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), join(import.meta.dirname, '..', 'src', 'main.ts'), ...args],
+      {
+        env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: 'x'.repeat(40) },
+        cwd: dir,
+        encoding: 'utf8',
+      },
+    );
 
   it('reports counts and refusals, and changes nothing for a file that is not a Flask database', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-import-'));

@@ -6,13 +6,43 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
-import { bearer, json, login, newCredentials, register, signUpAdmin, snapshot, startApp, type TestApp, type Tokens } from './helpers.js';
+import {
+  bearer,
+  json,
+  login,
+  newCredentials,
+  register,
+  signUpAdmin,
+  snapshot,
+  startApp,
+  type TestApp,
+  type Tokens,
+} from './helpers.js';
 
-const FIELDS = ['username', 'email', 'password', 'refresh_token', 'scope', 'current_password', 'new_password', 'roles', 'disabled', '__proto__', 'constructor'];
+const FIELDS = [
+  'username',
+  'email',
+  'password',
+  'refresh_token',
+  'scope',
+  'current_password',
+  'new_password',
+  'roles',
+  'disabled',
+  '__proto__',
+  'constructor',
+];
 
 /** Bodies near the real ones (known field names, hostile values) and anything JSON at all. */
 const body = fc.oneof(
-  fc.dictionary(fc.constantFrom(...FIELDS), fc.oneof(fc.jsonValue(), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.constantFrom('', 'local', 'global', 'admin', "' OR 1=1 --", '\u0000', 'ａｄｍｉｎ'))),
+  fc.dictionary(
+    fc.constantFrom(...FIELDS),
+    fc.oneof(
+      fc.jsonValue(),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.constantFrom('', 'local', 'global', 'admin', "' OR 1=1 --", '\u0000', 'ａｄｍｉｎ'),
+    ),
+  ),
   fc.jsonValue({ maxDepth: 4 }),
 );
 
@@ -37,10 +67,16 @@ describe('fuzzing every JSON body (fast-check)', () => {
     ['POST /auth/register', () => ({ method: 'POST', url: '/auth/register' })],
     ['POST /auth/login', () => ({ method: 'POST', url: '/auth/login' })],
     ['POST /auth/refresh', () => ({ method: 'POST', url: '/auth/refresh' })],
-    ['POST /auth/revoke_token', () => ({ method: 'POST', url: '/auth/revoke_token', headers: bearer(tokens.access_token) })],
+    [
+      'POST /auth/revoke_token',
+      () => ({ method: 'POST', url: '/auth/revoke_token', headers: bearer(tokens.access_token) }),
+    ],
     ['POST /auth/logout', () => ({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) })],
     ['POST /auth/password', () => ({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token) })],
-    ['PATCH /users/{id}', () => ({ method: 'PATCH', url: `/users/${memberId}`, headers: bearer(adminTokens.access_token) })],
+    [
+      'PATCH /users/{id}',
+      () => ({ method: 'PATCH', url: `/users/${memberId}`, headers: bearer(adminTokens.access_token) }),
+    ],
   ];
 
   for (const [name, request] of endpoints) {
@@ -57,7 +93,10 @@ describe('fuzzing every JSON body (fast-check)', () => {
           assert.equal(typeof json(response).error === 'string' || response.statusCode < 400, true);
           if (response.statusCode >= 400) assert.equal(await snapshot(test.stores, test.clock.now()), before);
           // A body that validly logged the member out or disabled it: restore it for the next run.
-          if ((await test.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(tokens.access_token) })).statusCode !== 200) {
+          if (
+            (await test.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(tokens.access_token) }))
+              .statusCode !== 200
+          ) {
             await test.stores.users.update(memberId, { disabled: false }, test.clock.now());
             tokens = await login(test.app, member);
           }

@@ -31,7 +31,9 @@ describe('generation log', () => {
         const observations: { value: number; changedSince: (g: number) => ReadonlySet<string> | undefined }[] = [];
         const read = () => {
           const rows: LogRow[] = reader.needsRows(value)
-            ? log.filter((r) => r.generation > reader.since && r.generation <= value).sort((x, y) => x.generation - y.generation)
+            ? log
+                .filter((r) => r.generation > reader.since && r.generation <= value)
+                .sort((x, y) => x.generation - y.generation)
             : [];
           observations.push(reader.record(value, rows));
         };
@@ -52,7 +54,8 @@ describe('generation log', () => {
           const said = last.changedSince(since);
           if (said === undefined) continue;
           for (let g = since + 1; g <= last.value; g++) {
-            for (const subject of truth.get(g) ?? []) assert.ok(said.has(subject), `${subject} raised at ${g} missing since ${since}`);
+            for (const subject of truth.get(g) ?? [])
+              assert.ok(said.has(subject), `${subject} raised at ${g} missing since ${since}`);
           }
         }
       }),
@@ -73,7 +76,11 @@ describe('generation log', () => {
     assert.deepEqual([...(next.changedSince(7) ?? [])].sort(), ['jti-a', 'u1', 'u2']);
     assert.deepEqual([...(next.changedSince(8) ?? [])].sort(), ['jti-a', 'u2']);
     assert.equal(next.changedSince(6), undefined, 'before the first read');
-    assert.equal(reader.record(11, [{ generation: 11, subject: 'u3' }]).changedSince(9), undefined, 'raise 10 has no rows');
+    assert.equal(
+      reader.record(11, [{ generation: 11, subject: 'u3' }]).changedSince(9),
+      undefined,
+      'raise 10 has no rows',
+    );
     assert.equal(reader.needsRows(4), false);
     assert.equal(reader.record(4, []).changedSince(3), undefined, 'went back');
   });

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import type { Clock } from '../src/clock.js';
 import { type Config, loadConfig } from '../src/config.js';
@@ -152,7 +152,11 @@ export interface Tokens {
   refresh_token: string;
 }
 
-export async function login(app: FastifyInstance, credentials: Credentials, headers: Record<string, string> = {}): Promise<Tokens> {
+export async function login(
+  app: FastifyInstance,
+  credentials: Credentials,
+  headers: Record<string, string> = {},
+): Promise<Tokens> {
   const response = await app.inject({
     method: 'POST',
     url: '/auth/login',
@@ -228,7 +232,12 @@ export async function sqlOutsideTessera<R = Record<string, unknown>>(
   await client.connect();
   try {
     let index = 0;
-    return (await client.query(statement.replace(/\?/g, () => `$${++index}`), parameters)).rows as R[];
+    return (
+      await client.query(
+        statement.replace(/\?/g, () => `$${++index}`),
+        parameters,
+      )
+    ).rows as R[];
   } finally {
     await client.end();
   }

@@ -27,11 +27,18 @@ for (const engine of ENGINES) {
           users: { ...stores.users, findByUsernameKey: async () => Promise.reject(secretBearing) },
         }),
       });
-      const response = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'someone', password: PASSWORD } });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { username: 'someone', password: PASSWORD },
+      });
       assert.equal(response.statusCode, 500);
       assert.deepEqual(json(response), { error: 'internal', message: 'Something went wrong on our side.' });
       assert.doesNotMatch(response.body, /SELECT|argon2|horse|at /);
-      assert.ok(logs.some((line) => line.includes('"level":50')), 'the failure is logged for operators');
+      assert.ok(
+        logs.some((line) => line.includes('"level":50')),
+        'the failure is logged for operators',
+      );
     });
 
     it('sends nosniff and no-store on every answer', async (t) => {
@@ -50,7 +57,10 @@ for (const engine of ENGINES) {
       assert.deepEqual(json(await app.inject({ method: 'GET', url: '/ready' })), { status: 'ready', checks });
 
       const broken = await startApp(t, engine, {
-        wrapStores: (stores) => ({ ...stores, health: [{ name: 'database', critical: true, check: () => Promise.reject(new Error('down')) }] }),
+        wrapStores: (stores) => ({
+          ...stores,
+          health: [{ name: 'database', critical: true, check: () => Promise.reject(new Error('down')) }],
+        }),
       });
       const response = await broken.app.inject({ method: 'GET', url: '/ready' });
       assert.equal(response.statusCode, 503);
@@ -73,9 +83,14 @@ for (const engine of ENGINES) {
       const { app } = await startApp(t, engine);
       const response = await app.inject({ method: 'GET', url: '/docs/json' });
       assert.equal(response.statusCode, 200);
-      const doc = json<{ openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; security?: unknown }>> }>(response);
+      const doc = json<{
+        openapi: string;
+        paths: Record<string, Record<string, { requestBody?: unknown; security?: unknown }>>;
+      }>(response);
       assert.match(doc.openapi, /^3\./);
-      const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`)).sort();
+      const operations = Object.entries(doc.paths)
+        .flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`))
+        .sort();
       assert.deepEqual(operations, [
         'DELETE /auth/sessions/{id}',
         'DELETE /users/{id}',
@@ -110,16 +125,32 @@ for (const engine of ENGINES) {
       const first = await startApp(t, engine);
       const kept = await signUp(first.app);
       const revokedUser = await signUp(first.app);
-      await first.app.inject({ method: 'POST', url: '/auth/revoke_token', headers: bearer(revokedUser.tokens.access_token) });
+      await first.app.inject({
+        method: 'POST',
+        url: '/auth/revoke_token',
+        headers: bearer(revokedUser.tokens.access_token),
+      });
       const ended = await signUp(first.app);
       await first.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(ended.tokens.access_token) });
       await first.app.close();
 
       const second = await startApp(t, engine, { sameStoreAs: first });
-      assert.equal((await second.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(kept.tokens.access_token) })).statusCode, 200);
-      const revoked = await second.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(revokedUser.tokens.access_token) });
+      assert.equal(
+        (await second.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(kept.tokens.access_token) }))
+          .statusCode,
+        200,
+      );
+      const revoked = await second.app.inject({
+        method: 'GET',
+        url: '/auth/whoami',
+        headers: bearer(revokedUser.tokens.access_token),
+      });
       assert.equal(json(revoked).error, 'token_revoked');
-      const endedAgain = await second.app.inject({ method: 'GET', url: '/auth/whoami', headers: bearer(ended.tokens.access_token) });
+      const endedAgain = await second.app.inject({
+        method: 'GET',
+        url: '/auth/whoami',
+        headers: bearer(ended.tokens.access_token),
+      });
       assert.equal(json(endedAgain).error, 'token_revoked');
       const login = await second.app.inject({ method: 'POST', url: '/auth/login', payload: kept.credentials });
       assert.equal(login.statusCode, 200);
@@ -138,9 +169,17 @@ for (const engine of ENGINES) {
       const purged = await stores.revocations.purge(clock.now());
       assert.equal(purged, 1, 'the revoked access token has expired, so its entry goes');
       assert.equal(await stores.sessions.purge(clock.now()), 1, 'the ended session goes');
-      const refreshed = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(alive.tokens.refresh_token) });
+      const refreshed = await app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(alive.tokens.refresh_token),
+      });
       assert.equal(refreshed.statusCode, 200, 'a live session is kept');
-      const endedRefresh = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(ended.tokens.refresh_token) });
+      const endedRefresh = await app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(ended.tokens.refresh_token),
+      });
       assert.equal(json(endedRefresh).error, 'token_revoked', 'a purged session stays ended');
       clock.advance(31 * 86400);
       assert.equal(await stores.sessions.purge(clock.now()), 2, 'expired sessions go');

@@ -22,9 +22,11 @@ describe('identity and password rules (property-based)', () => {
 
   it('accepts every username of 3-32 letters, digits, _ . - and nothing else', () => {
     const allowed = fc.constantFrom(...'abcXYZ019_.-éßж中'.split(''));
-    fc.assert(fc.property(fc.array(allowed, { minLength: 3, maxLength: 32 }), (chars) => {
-      assert.deepEqual(usernameProblems(chars.join('')), []);
-    }));
+    fc.assert(
+      fc.property(fc.array(allowed, { minLength: 3, maxLength: 32 }), (chars) => {
+        assert.deepEqual(usernameProblems(chars.join('')), []);
+      }),
+    );
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), (s) => {
         const problems = usernameProblems(s);
@@ -42,15 +44,29 @@ describe('identity and password rules (property-based)', () => {
     for (const good of ['a@b.co', 'first.last+tag@sub.example.org', "o'neil@example.com", 'x@xn--bcher-kva.de']) {
       assert.deepEqual(emailProblems(good), [], good);
     }
-    for (const bad of ['plain', '@example.com', 'a@', 'a@b', 'a b@c.de', 'a@b..de', 'a@-b.de', 'a@b.de\n', `${'x'.repeat(65)}@b.de`]) {
+    for (const bad of [
+      'plain',
+      '@example.com',
+      'a@',
+      'a@b',
+      'a b@c.de',
+      'a@b..de',
+      'a@-b.de',
+      'a@b.de\n',
+      `${'x'.repeat(65)}@b.de`,
+    ]) {
       assert.deepEqual(emailProblems(bad), [{ field: 'email', problem: 'invalid_format' }], JSON.stringify(bad));
     }
-    fc.assert(fc.property(fc.emailAddress(), (email) => {
-      if (email.length <= 254) assert.deepEqual(emailProblems(email), [], email);
-    }));
-    fc.assert(fc.property(fc.string(), (s) => {
-      assert.ok(emailProblems(s).length <= 1);
-    }));
+    fc.assert(
+      fc.property(fc.emailAddress(), (email) => {
+        if (email.length <= 254) assert.deepEqual(emailProblems(email), [], email);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        assert.ok(emailProblems(s).length <= 1);
+      }),
+    );
   });
 
   it('password length counts characters, not bytes, and common passwords are refused whatever their case', () => {
@@ -64,7 +80,8 @@ describe('identity and password rules (property-based)', () => {
       }),
     );
     assert.deepEqual(passwordProblems('🔑🔑🔑🔑🔑🔑🔑🔑', rules), [], 'eight emoji are eight characters');
-    for (const common of ['password', 'PASSWORD', '12345678', 'qwertyuiop', 'iloveyou']) assert.ok(isCommonPassword(common), common);
+    for (const common of ['password', 'PASSWORD', '12345678', 'qwertyuiop', 'iloveyou'])
+      assert.ok(isCommonPassword(common), common);
     assert.equal(isCommonPassword('correct horse battery staple'), false);
   });
 });

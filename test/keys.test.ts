@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { createHmac, createPublicKey, generateKeyPairSync, type JsonWebKey, sign as cryptoSign, verify } from 'node:crypto';
+import {
+  createHmac,
+  createPublicKey,
+  sign as cryptoSign,
+  generateKeyPairSync,
+  type JsonWebKey,
+  verify,
+} from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createCore } from '../src/core/create-core.js';
 import { rotateKeys } from '../src/tokens/key-source.js';
@@ -48,18 +55,36 @@ for (const algorithm of ['EdDSA', 'ES256', 'RS256'] as const) {
       const { kid: newKid } = rotateKeys(first.config, first.clock.now());
       assert.notEqual(newKid, oldKid);
 
-      const second = await startApp(t, 'sqlite', { env: { JWT_ALGORITHM: algorithm, REFRESH_TOKEN_TTL: '1d' }, sameStoreAs: first });
-      assert.equal((await whoami(second.app, before.tokens.access_token)).statusCode, 200, 'a token from the old key still works');
-      const refreshed = await second.app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(before.tokens.refresh_token) });
+      const second = await startApp(t, 'sqlite', {
+        env: { JWT_ALGORITHM: algorithm, REFRESH_TOKEN_TTL: '1d' },
+        sameStoreAs: first,
+      });
+      assert.equal(
+        (await whoami(second.app, before.tokens.access_token)).statusCode,
+        200,
+        'a token from the old key still works',
+      );
+      const refreshed = await second.app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(before.tokens.refresh_token),
+      });
       assert.equal(refreshed.statusCode, 200, 'so does a refresh token from the old key');
       assert.equal(decodeJwt(json<{ access_token: string }>(refreshed).access_token).header.kid, newKid);
-      const published = json<Jwks>(await second.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).keys.map((k) => k.kid);
+      const published = json<Jwks>(await second.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).keys.map(
+        (k) => k.kid,
+      );
       assert.deepEqual(published.sort(), [oldKid, newKid].sort());
 
       second.clock.advance(86400 + 1);
       rotateKeys(second.config, second.clock.now());
-      const third = await startApp(t, 'sqlite', { env: { JWT_ALGORITHM: algorithm, REFRESH_TOKEN_TTL: '1d' }, sameStoreAs: first });
-      const after = json<Jwks>(await third.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).keys.map((k) => k.kid);
+      const third = await startApp(t, 'sqlite', {
+        env: { JWT_ALGORITHM: algorithm, REFRESH_TOKEN_TTL: '1d' },
+        sameStoreAs: first,
+      });
+      const after = json<Jwks>(await third.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).keys.map(
+        (k) => k.kid,
+      );
       assert.ok(!after.includes(String(oldKid)), 'the first key is gone once no token it signed can be alive');
       assert.ok(after.includes(newKid), 'the second key still verifies its tokens');
     });
@@ -114,6 +139,12 @@ describe('keys: refusals and reloads', () => {
     await new Promise((r) => setTimeout(r, 20)); // a distinct file modification time
     const { kid } = rotateKeys(test.config, test.clock.now());
     assert.equal(core.reloadKeysIfChanged(), true);
-    assert.deepEqual(core.tokens.jwks().map((k) => k.kid).sort(), [...before, kid].sort());
+    assert.deepEqual(
+      core.tokens
+        .jwks()
+        .map((k) => k.kid)
+        .sort(),
+      [...before, kid].sort(),
+    );
   });
 });

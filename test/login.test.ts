@@ -33,7 +33,9 @@ for (const engine of ENGINES) {
       const c = newCredentials();
       const userId = await register(app, c);
       const response = await app.inject({ method: 'POST', url: '/auth/login', payload: c });
-      const { access_token, refresh_token } = json<{ tokens: { access_token: string; refresh_token: string } }>(response).tokens;
+      const { access_token, refresh_token } = json<{ tokens: { access_token: string; refresh_token: string } }>(
+        response,
+      ).tokens;
       const access = decodeJwt(access_token);
       const refresh = decodeJwt(refresh_token);
       const now = Math.floor(clock.now() / 1000);
@@ -41,7 +43,18 @@ for (const engine of ENGINES) {
       assert.equal(typeof access.header.kid, 'string');
       assert.deepEqual(
         { ...access.payload, jti: 'x', sid: 'x' },
-        { sub: userId, jti: 'x', sid: 'x', type: 'access', iat: now, nbf: now, exp: now + 900, fresh: true, roles: [], iss: 'tessera' },
+        {
+          sub: userId,
+          jti: 'x',
+          sid: 'x',
+          type: 'access',
+          iat: now,
+          nbf: now,
+          exp: now + 900,
+          fresh: true,
+          roles: [],
+          iss: 'tessera',
+        },
       );
       assert.equal(refresh.payload.type, 'refresh');
       assert.equal(refresh.payload.exp, now + 30 * 86400);
@@ -54,12 +67,27 @@ for (const engine of ENGINES) {
       const { app } = await startApp(t, engine);
       const c = newCredentials();
       await register(app, c);
-      const wrongPassword = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: c.username, password: 'not the password' } });
-      const unknownUser = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'nobody-here', password: 'not the password' } });
-      const unknownEmail = await app.inject({ method: 'POST', url: '/auth/login', payload: { email: 'nobody@example.com', password: 'not the password' } });
+      const wrongPassword = await app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { username: c.username, password: 'not the password' },
+      });
+      const unknownUser = await app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { username: 'nobody-here', password: 'not the password' },
+      });
+      const unknownEmail = await app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: 'nobody@example.com', password: 'not the password' },
+      });
       for (const response of [wrongPassword, unknownUser, unknownEmail]) {
         assert.equal(response.statusCode, 401);
-        assert.deepEqual(json(response), { error: 'invalid_credentials', message: 'The username or password is incorrect.' });
+        assert.deepEqual(json(response), {
+          error: 'invalid_credentials',
+          message: 'The username or password is incorrect.',
+        });
         const { date: _date, ...headers } = response.headers;
         const { date: _other, ...reference } = wrongPassword.headers;
         assert.deepEqual(headers, reference);
@@ -68,7 +96,11 @@ for (const engine of ENGINES) {
 
     it('checks the length of a password before hashing it', async (t) => {
       const { app } = await startApp(t, engine);
-      const response = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'someone', password: 'x'.repeat(100_00) } });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { username: 'someone', password: 'x'.repeat(100_00) },
+      });
       assert.equal(response.statusCode, 400);
       assert.deepEqual(json(response).details, [{ field: 'password', problem: 'too_long' }]);
     });
@@ -85,7 +117,12 @@ for (const engine of ENGINES) {
       const c = newCredentials();
       const userId = await register(app, c);
       const user = await stores.users.findById(userId);
-      const weak = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
+      const weak = await argon2.hash(PASSWORD, {
+        type: argon2.argon2id,
+        memoryCost: 8192,
+        timeCost: 1,
+        parallelism: 1,
+      });
       assert.ok(user && (await stores.users.replacePasswordHash(userId, user.passwordHash, weak, clock.now())));
       const response = await app.inject({ method: 'POST', url: '/auth/login', payload: c });
       assert.equal(response.statusCode, 200);
@@ -98,9 +135,16 @@ for (const engine of ENGINES) {
       const { app } = await startApp(t, engine);
       const c = newCredentials();
       await register(app, c);
-      const first = json<{ tokens: { access_token: string } }>(await app.inject({ method: 'POST', url: '/auth/login', payload: c }));
-      const second = json<{ tokens: { access_token: string } }>(await app.inject({ method: 'POST', url: '/auth/login', payload: c }));
-      assert.notEqual(decodeJwt(first.tokens.access_token).payload.sid, decodeJwt(second.tokens.access_token).payload.sid);
+      const first = json<{ tokens: { access_token: string } }>(
+        await app.inject({ method: 'POST', url: '/auth/login', payload: c }),
+      );
+      const second = json<{ tokens: { access_token: string } }>(
+        await app.inject({ method: 'POST', url: '/auth/login', payload: c }),
+      );
+      assert.notEqual(
+        decodeJwt(first.tokens.access_token).payload.sid,
+        decodeJwt(second.tokens.access_token).payload.sid,
+      );
       assert.equal((await whoami(app, first.tokens.access_token)).statusCode, 200);
     });
   });

@@ -7,7 +7,9 @@ import { createRedisPrefix, createTestDatabase, REDIS_TEST_URL, SHARED_ENGINES }
 import { PASSWORD, SECRET } from './helpers.js';
 import { get, post, startServer } from './server-process.js';
 
-describe('several instances behind one PostgreSQL and one Redis', { skip: !SHARED_ENGINES.includes('postgres+redis') }, () => {
+describe('several instances behind one PostgreSQL and one Redis', {
+  skip: !SHARED_ENGINES.includes('postgres+redis'),
+}, () => {
   it('share users, sessions and revocations at once, and agree on one refresh winner', async (t) => {
     const db = await createTestDatabase();
     t.after(() => db.drop());
@@ -36,15 +38,27 @@ describe('several instances behind one PostgreSQL and one Redis', { skip: !SHARE
     assert.equal(onA.body.error, 'token_revoked', 'revoked on B, refused on A on the very next request');
 
     const race = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => post(`${(i % 2 ? a : b).url}/auth/refresh`, { refresh_token: tokens.refresh_token })),
+      Array.from({ length: 10 }, (_, i) =>
+        post(`${(i % 2 ? a : b).url}/auth/refresh`, { refresh_token: tokens.refresh_token }),
+      ),
     );
     assert.equal(race.filter((r) => r.status === 200).length, 1, race.map((r) => r.status).join(','));
 
     const fresh = (await post(`${a.url}/auth/login`, user)).body.tokens as { access_token: string };
-    const viaB = (await post(`${b.url}/auth/login`, user)).body.tokens as { access_token: string; refresh_token: string };
+    const viaB = (await post(`${b.url}/auth/login`, user)).body.tokens as {
+      access_token: string;
+      refresh_token: string;
+    };
     assert.equal((await get(`${b.url}/auth/whoami`, viaB.access_token)).status, 200);
     assert.equal((await post(`${a.url}/auth/logout`, { scope: 'global' }, fresh.access_token)).status, 200);
-    assert.equal((await get(`${b.url}/auth/whoami`, viaB.access_token)).body.error, 'token_revoked', 'global logout on A ends sessions used through B');
-    assert.equal((await post(`${b.url}/auth/refresh`, { refresh_token: viaB.refresh_token })).body.error, 'token_revoked');
+    assert.equal(
+      (await get(`${b.url}/auth/whoami`, viaB.access_token)).body.error,
+      'token_revoked',
+      'global logout on A ends sessions used through B',
+    );
+    assert.equal(
+      (await post(`${b.url}/auth/refresh`, { refresh_token: viaB.refresh_token })).body.error,
+      'token_revoked',
+    );
   });
 });

@@ -27,7 +27,9 @@ for (const engine of ENGINES) {
     it('needs a fresh token: one minted by a refresh gets fresh_token_required', async (t) => {
       const { app } = await startApp(t, engine);
       const { tokens } = await signUp(app);
-      const refreshed = json<Tokens>(await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }));
+      const refreshed = json<Tokens>(
+        await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }),
+      );
       const response = await app.inject({
         method: 'POST',
         url: '/auth/password',
@@ -50,7 +52,10 @@ for (const engine of ENGINES) {
       });
       assert.equal(wrong.statusCode, 401);
       assert.equal(json(wrong).error, 'invalid_credentials');
-      for (const [next, problem] of [['short', 'too_short'], ['iloveyou123', 'too_common']] as const) {
+      for (const [next, problem] of [
+        ['short', 'too_short'],
+        ['iloveyou123', 'too_common'],
+      ] as const) {
         const weak = await app.inject({
           method: 'POST',
           url: '/auth/password',

@@ -19,17 +19,22 @@ for (const engine of ENGINES) {
       assert.equal(json(locked).error, 'too_many_attempts');
       const retryAfter = Number(locked.headers['retry-after']);
       assert.ok(retryAfter > 0 && retryAfter <= 900, `Retry-After ${retryAfter}`);
-      assert.equal((await attempt(app, c.username, PASSWORD, '10.0.0.2')).statusCode, 200, 'a stranger cannot lock the user out from elsewhere');
+      assert.equal(
+        (await attempt(app, c.username, PASSWORD, '10.0.0.2')).statusCode,
+        200,
+        'a stranger cannot lock the user out from elsewhere',
+      );
     });
 
-    it('the lock lifts when its 15-minute window ends, and a success clears that address\'s failures', async (t) => {
+    it("the lock lifts when its 15-minute window ends, and a success clears that address's failures", async (t) => {
       const { app, clock } = await startApp(t, engine);
       clock.ms = Math.ceil(clock.ms / 900_000) * 900_000; // the start of a window
       const c = newCredentials();
       await register(app, c);
       for (let i = 0; i < 9; i++) await attempt(app, c.username, 'wrong password');
       assert.equal((await attempt(app, c.username, PASSWORD)).statusCode, 200);
-      for (let i = 0; i < 9; i++) assert.equal((await attempt(app, c.username, 'wrong password')).statusCode, 401, 'the count started again');
+      for (let i = 0; i < 9; i++)
+        assert.equal((await attempt(app, c.username, 'wrong password')).statusCode, 401, 'the count started again');
       await attempt(app, c.username, 'wrong password');
       assert.equal((await attempt(app, c.username, PASSWORD)).statusCode, 429);
       clock.advance(15 * 60);
@@ -62,14 +67,42 @@ for (const engine of ENGINES) {
     it('limits requests per address on register, login and refresh', async (t) => {
       const { app } = await startApp(t, engine, { env: { RATE_LIMIT_PER_IP: '3' } });
       for (let i = 0; i < 3; i++) {
-        assert.equal((await app.inject({ method: 'POST', url: '/auth/register', payload: newCredentials(), remoteAddress: '10.2.0.1' })).statusCode, 201);
+        assert.equal(
+          (
+            await app.inject({
+              method: 'POST',
+              url: '/auth/register',
+              payload: newCredentials(),
+              remoteAddress: '10.2.0.1',
+            })
+          ).statusCode,
+          201,
+        );
       }
-      const over = await app.inject({ method: 'POST', url: '/auth/register', payload: newCredentials(), remoteAddress: '10.2.0.1' });
+      const over = await app.inject({
+        method: 'POST',
+        url: '/auth/register',
+        payload: newCredentials(),
+        remoteAddress: '10.2.0.1',
+      });
       assert.equal(over.statusCode, 429);
       assert.ok(Number(over.headers['retry-after']) >= 1);
-      assert.equal((await app.inject({ method: 'POST', url: '/auth/register', payload: newCredentials(), remoteAddress: '10.2.0.2' })).statusCode, 201);
+      assert.equal(
+        (
+          await app.inject({
+            method: 'POST',
+            url: '/auth/register',
+            payload: newCredentials(),
+            remoteAddress: '10.2.0.2',
+          })
+        ).statusCode,
+        201,
+      );
       for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: '/auth/refresh', remoteAddress: '10.2.0.3' });
-      assert.equal((await app.inject({ method: 'POST', url: '/auth/refresh', remoteAddress: '10.2.0.3' })).statusCode, 429);
+      assert.equal(
+        (await app.inject({ method: 'POST', url: '/auth/refresh', remoteAddress: '10.2.0.3' })).statusCode,
+        429,
+      );
     });
 
     it('believes X-Forwarded-For only with TRUST_PROXY', async (t) => {
@@ -78,13 +111,23 @@ for (const engine of ENGINES) {
       const burst = async (app: FastifyInstance) => {
         const codes: number[] = [];
         for (let i = 0; i < 4; i++) {
-          const response = await attempt(app, 'someone', 'wrong password', '127.0.0.1', { 'x-forwarded-for': `203.0.113.${i}` });
+          const response = await attempt(app, 'someone', 'wrong password', '127.0.0.1', {
+            'x-forwarded-for': `203.0.113.${i}`,
+          });
           codes.push(response.statusCode);
         }
         return codes;
       };
-      assert.deepEqual(await burst(untrusting.app), [401, 401, 429, 429], 'a client cannot dodge the limit by inventing addresses');
-      assert.deepEqual(await burst(trusting.app), [401, 401, 401, 401], 'behind a trusted proxy, each client has its own bucket');
+      assert.deepEqual(
+        await burst(untrusting.app),
+        [401, 401, 429, 429],
+        'a client cannot dodge the limit by inventing addresses',
+      );
+      assert.deepEqual(
+        await burst(trusting.app),
+        [401, 401, 401, 401],
+        'behind a trusted proxy, each client has its own bucket',
+      );
       const session = await signUp(trusting.app);
       assert.ok(session.tokens.access_token);
     });

@@ -14,8 +14,10 @@ const waitFor = async (condition: () => boolean | Promise<boolean>, what: string
   throw new Error(`timed out waiting for ${what}`);
 };
 
-describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('postgres+redis') || !REDIS_AVAILABLE }, () => {
-  it('mirrors a revocation into Redis with the token\'s remaining lifetime, and answers from there', async (t) => {
+describe('Redis fast path for revocations', {
+  skip: !SHARED_ENGINES.includes('postgres+redis') || !REDIS_AVAILABLE,
+}, () => {
+  it("mirrors a revocation into Redis with the token's remaining lifetime, and answers from there", async (t) => {
     const test = await startApp(t, 'postgres+redis');
     const { tokens } = await signUp(test.app);
     await test.app.inject({ method: 'POST', url: '/auth/revoke_token', headers: bearer(tokens.access_token) });
@@ -42,7 +44,11 @@ describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('po
     assert.equal(json(await whoami(test.app, tokens.access_token)).error, 'token_revoked', 'answered by the database');
     await waitFor(async () => (await redis.exists(`${test.redisPrefix}revocations:synced`)) === 1, 'resync');
     const jti = String(decodeJwt(tokens.access_token).payload.jti);
-    assert.equal(await redis.exists(`${test.redisPrefix}revoked:jti:${jti}`), 1, 'the resync copied the revocation back');
+    assert.equal(
+      await redis.exists(`${test.redisPrefix}revoked:jti:${jti}`),
+      1,
+      'the resync copied the revocation back',
+    );
     assert.equal(json(await whoami(test.app, tokens.access_token)).error, 'token_revoked');
   });
 
@@ -60,14 +66,21 @@ describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('po
     assert.deepEqual(json(ready), { status: 'degraded', checks: { database: 'ok', redis: 'down' } });
 
     const started = Date.now();
-    const revoke = await test.app.inject({ method: 'POST', url: '/auth/revoke_token', headers: bearer(tokens.access_token) });
+    const revoke = await test.app.inject({
+      method: 'POST',
+      url: '/auth/revoke_token',
+      headers: bearer(tokens.access_token),
+    });
     assert.equal(revoke.statusCode, 200);
     assert.equal(json(await whoami(test.app, tokens.access_token)).error, 'token_revoked');
     assert.equal((await whoami(test.app, other.access_token)).statusCode, 200, 'other sessions keep working');
     assert.ok(Date.now() - started < 3000, 'no request waits on the dead Redis');
 
     await proxy.restore();
-    await waitFor(async () => json(await test.app.inject({ method: 'GET', url: '/ready' })).status === 'ready', 'recovery');
+    await waitFor(
+      async () => json(await test.app.inject({ method: 'GET', url: '/ready' })).status === 'ready',
+      'recovery',
+    );
     assert.equal(json(await whoami(test.app, tokens.access_token)).error, 'token_revoked');
     assert.equal((await whoami(test.app, other.access_token)).statusCode, 200);
   });
@@ -81,7 +94,11 @@ describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('po
     assert.equal((await whoami(b.app, tokens.access_token)).statusCode, 200);
     await proxy.cut();
     await waitFor(() => a.redis?.client.status !== 'ready', 'A to lose Redis');
-    const revoke = await a.app.inject({ method: 'POST', url: '/auth/revoke_token', headers: bearer(tokens.access_token) });
+    const revoke = await a.app.inject({
+      method: 'POST',
+      url: '/auth/revoke_token',
+      headers: bearer(tokens.access_token),
+    });
     assert.equal(revoke.statusCode, 200);
     const onB = await whoami(b.app, tokens.access_token);
     assert.equal(json(onB).error, 'token_revoked', 'B still trusts its Redis, yet refuses the token');
@@ -90,11 +107,18 @@ describe('Redis fast path for revocations', { skip: !SHARED_ENGINES.includes('po
   it('keeps rate-limit counters in Redis, and still limits from the database while Redis is away', async (t) => {
     const proxy = await startProxy(redisPort);
     t.after(() => proxy.close());
-    const test = await startApp(t, 'postgres+redis', { env: { REDIS_URL: proxy.url(REDIS_TEST_URL), RATE_LIMIT_PER_IP: '4' } });
+    const test = await startApp(t, 'postgres+redis', {
+      env: { REDIS_URL: proxy.url(REDIS_TEST_URL), RATE_LIMIT_PER_IP: '4' },
+    });
     const redis = new Redis(REDIS_TEST_URL);
     t.after(() => redis.disconnect());
     const register = (i: number) =>
-      test.app.inject({ method: 'POST', url: '/auth/register', remoteAddress: '10.3.0.1', payload: { username: `rl${i}`, email: `rl${i}@example.com`, password: 'correct horse battery staple' } });
+      test.app.inject({
+        method: 'POST',
+        url: '/auth/register',
+        remoteAddress: '10.3.0.1',
+        payload: { username: `rl${i}`, email: `rl${i}@example.com`, password: 'correct horse battery staple' },
+      });
     assert.equal((await register(0)).statusCode, 201);
     assert.ok((await redis.keys(`${test.redisPrefix}rate:*`)).length > 0, 'the counter lives in Redis');
     await proxy.cut();

@@ -11,7 +11,11 @@ for (const engine of ENGINES) {
       const { app, clock } = await startApp(t, engine);
       const { tokens } = await signUp(app);
       clock.advance(60);
-      const response = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(tokens.refresh_token),
+      });
       assert.equal(response.statusCode, 200);
       assert.equal(response.headers['cache-control'], 'no-store');
       const body = json<RefreshBody>(response);
@@ -30,7 +34,11 @@ for (const engine of ENGINES) {
     it('accepts the refresh token as {"refresh_token"} and by GET as Bearer', async (t) => {
       const { app } = await startApp(t, engine);
       const { tokens } = await signUp(app);
-      const viaBody = await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: tokens.refresh_token } });
+      const viaBody = await app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        payload: { refresh_token: tokens.refresh_token },
+      });
       assert.equal(viaBody.statusCode, 200);
       const next = json<RefreshBody>(viaBody).refresh_token;
       const viaGet = await app.inject({ method: 'GET', url: '/auth/refresh', headers: bearer(next) });
@@ -42,7 +50,9 @@ for (const engine of ENGINES) {
     it('a retry inside the reuse interval gets the same successor, not a new branch', async (t) => {
       const { app, clock } = await startApp(t, engine);
       const { tokens } = await signUp(app);
-      const first = json<RefreshBody>(await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }));
+      const first = json<RefreshBody>(
+        await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }),
+      );
       clock.advance(9);
       const retry = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) });
       assert.equal(retry.statusCode, 200);
@@ -54,7 +64,9 @@ for (const engine of ENGINES) {
     it('reuse after the interval ends the whole session, successors included', async (t) => {
       const { app, clock, stores } = await startApp(t, engine);
       const { tokens } = await signUp(app);
-      const first = json<RefreshBody>(await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }));
+      const first = json<RefreshBody>(
+        await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }),
+      );
       clock.advance(10);
       const replay = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) });
       assert.equal(replay.statusCode, 401);
@@ -62,7 +74,11 @@ for (const engine of ENGINES) {
       for (const token of [first.access_token, tokens.access_token]) {
         assert.equal(json(await whoami(app, token)).error, 'token_revoked');
       }
-      const successor = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(first.refresh_token) });
+      const successor = await app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(first.refresh_token),
+      });
       assert.equal(json(successor).error, 'token_revoked');
       const sid = String(decodeJwt(tokens.access_token).payload.sid);
       assert.equal((await stores.sessions.find(sid))?.endReason, 'refresh_reuse');
@@ -71,7 +87,9 @@ for (const engine of ENGINES) {
     it('ending a session never reopens the window', async (t) => {
       const { app } = await startApp(t, engine);
       const { tokens } = await signUp(app);
-      const first = json<RefreshBody>(await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }));
+      const first = json<RefreshBody>(
+        await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }),
+      );
       await app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(first.access_token) });
       for (const token of [tokens.refresh_token, first.refresh_token]) {
         const response = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(token) });
@@ -82,7 +100,9 @@ for (const engine of ENGINES) {
     it('an older token beyond the previous one is reuse even inside the interval', async (t) => {
       const { app } = await startApp(t, engine);
       const { tokens } = await signUp(app);
-      const first = json<RefreshBody>(await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }));
+      const first = json<RefreshBody>(
+        await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }),
+      );
       await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(first.refresh_token) });
       const replay = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) });
       assert.equal(json(replay).error, 'token_revoked');
@@ -92,7 +112,9 @@ for (const engine of ENGINES) {
       const { app } = await startApp(t, engine, { env: { REFRESH_REUSE_INTERVAL: '0' } });
       const { tokens } = await signUp(app);
       const responses = await Promise.all(
-        Array.from({ length: 12 }, () => app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) })),
+        Array.from({ length: 12 }, () =>
+          app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }),
+        ),
       );
       const codes = responses.map((r) => r.statusCode);
       assert.equal(codes.filter((c) => c === 200).length, 1, codes.join(','));
@@ -105,7 +127,11 @@ for (const engine of ENGINES) {
       const { tokens } = await signUp(a.app);
       const responses = await Promise.all(
         Array.from({ length: 16 }, (_, i) =>
-          (i % 2 ? a.app : b.app).inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }),
+          (i % 2 ? a.app : b.app).inject({
+            method: 'POST',
+            url: '/auth/refresh',
+            headers: bearer(tokens.refresh_token),
+          }),
         ),
       );
       assert.equal(responses.filter((r) => r.statusCode === 200).length, 1);
@@ -115,10 +141,17 @@ for (const engine of ENGINES) {
       const second = await signUp(c.app);
       const graced = await Promise.all(
         Array.from({ length: 16 }, (_, i) =>
-          (i % 2 ? c.app : d.app).inject({ method: 'POST', url: '/auth/refresh', headers: bearer(second.tokens.refresh_token) }),
+          (i % 2 ? c.app : d.app).inject({
+            method: 'POST',
+            url: '/auth/refresh',
+            headers: bearer(second.tokens.refresh_token),
+          }),
         ),
       );
-      assert.ok(graced.every((r) => r.statusCode === 200), graced.map((r) => r.statusCode).join(','));
+      assert.ok(
+        graced.every((r) => r.statusCode === 200),
+        graced.map((r) => r.statusCode).join(','),
+      );
       const successors = new Set(graced.map((r) => json<RefreshBody>(r).refresh_token));
       assert.equal(successors.size, 1, 'every concurrent caller got the same successor');
     });

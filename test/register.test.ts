@@ -62,21 +62,70 @@ for (const engine of ENGINES) {
       const { app, stores } = await startApp(t, engine);
       const cases: [Record<string, unknown>, { field: string; problem: string }[]][] = [
         [{ username: 'ab', email: 'a@example.com', password: PASSWORD }, [{ field: 'username', problem: 'too_short' }]],
-        [{ username: 'a'.repeat(33), email: 'a@example.com', password: PASSWORD }, [{ field: 'username', problem: 'too_long' }]],
-        [{ username: 'has space', email: 'a@example.com', password: PASSWORD }, [{ field: 'username', problem: 'invalid_characters' }]],
-        [{ username: 'nul\u0000byte', email: 'a@example.com', password: PASSWORD }, [{ field: 'username', problem: 'invalid_characters' }]],
-        [{ username: 'carol', email: 'not-an-email', password: PASSWORD }, [{ field: 'email', problem: 'invalid_format' }]],
-        [{ username: 'carol', email: 'a@localhost', password: PASSWORD }, [{ field: 'email', problem: 'invalid_format' }]],
-        [{ username: 'carol', email: `${'a'.repeat(250)}@x.io`, password: PASSWORD }, [{ field: 'email', problem: 'too_long' }]],
-        [{ username: 'carol', email: 'c@example.com', password: 'short' }, [{ field: 'password', problem: 'too_short' }]],
-        [{ username: 'carol', email: 'c@example.com', password: 'x'.repeat(257) }, [{ field: 'password', problem: 'too_long' }]],
-        [{ username: 'carol', email: 'c@example.com', password: 'password1' }, [{ field: 'password', problem: 'too_common' }]],
-        [{ username: 'carol', email: 'c@example.com', password: 'Sunshine' }, [{ field: 'password', problem: 'too_common' }]],
+        [
+          { username: 'a'.repeat(33), email: 'a@example.com', password: PASSWORD },
+          [{ field: 'username', problem: 'too_long' }],
+        ],
+        [
+          { username: 'has space', email: 'a@example.com', password: PASSWORD },
+          [{ field: 'username', problem: 'invalid_characters' }],
+        ],
+        [
+          { username: 'nul\u0000byte', email: 'a@example.com', password: PASSWORD },
+          [{ field: 'username', problem: 'invalid_characters' }],
+        ],
+        [
+          { username: 'carol', email: 'not-an-email', password: PASSWORD },
+          [{ field: 'email', problem: 'invalid_format' }],
+        ],
+        [
+          { username: 'carol', email: 'a@localhost', password: PASSWORD },
+          [{ field: 'email', problem: 'invalid_format' }],
+        ],
+        [
+          { username: 'carol', email: `${'a'.repeat(250)}@x.io`, password: PASSWORD },
+          [{ field: 'email', problem: 'too_long' }],
+        ],
+        [
+          { username: 'carol', email: 'c@example.com', password: 'short' },
+          [{ field: 'password', problem: 'too_short' }],
+        ],
+        [
+          { username: 'carol', email: 'c@example.com', password: 'x'.repeat(257) },
+          [{ field: 'password', problem: 'too_long' }],
+        ],
+        [
+          { username: 'carol', email: 'c@example.com', password: 'password1' },
+          [{ field: 'password', problem: 'too_common' }],
+        ],
+        [
+          { username: 'carol', email: 'c@example.com', password: 'Sunshine' },
+          [{ field: 'password', problem: 'too_common' }],
+        ],
         [{ email: 'c@example.com', password: PASSWORD }, [{ field: 'username', problem: 'required' }]],
-        [{ username: 12345, email: 'c@example.com', password: PASSWORD }, [{ field: 'username', problem: 'wrong_type' }]],
-        [{ username: 'carol', email: 'c@example.com', password: 12345678 }, [{ field: 'password', problem: 'wrong_type' }]],
-        [{ username: ['carol'], email: { x: 1 }, password: PASSWORD }, [{ field: 'username', problem: 'wrong_type' }, { field: 'email', problem: 'wrong_type' }]],
-        [{}, [{ field: 'username', problem: 'required' }, { field: 'email', problem: 'required' }, { field: 'password', problem: 'required' }]],
+        [
+          { username: 12345, email: 'c@example.com', password: PASSWORD },
+          [{ field: 'username', problem: 'wrong_type' }],
+        ],
+        [
+          { username: 'carol', email: 'c@example.com', password: 12345678 },
+          [{ field: 'password', problem: 'wrong_type' }],
+        ],
+        [
+          { username: ['carol'], email: { x: 1 }, password: PASSWORD },
+          [
+            { field: 'username', problem: 'wrong_type' },
+            { field: 'email', problem: 'wrong_type' },
+          ],
+        ],
+        [
+          {},
+          [
+            { field: 'username', problem: 'required' },
+            { field: 'email', problem: 'required' },
+            { field: 'password', problem: 'required' },
+          ],
+        ],
       ];
       for (const [payload, details] of cases) {
         const response = await app.inject({ method: 'POST', url: '/auth/register', payload });
@@ -91,7 +140,8 @@ for (const engine of ENGINES) {
     it('ignores unknown fields: extra roles, __proto__ and constructor grant and store nothing', async (t) => {
       const { app, stores } = await startApp(t, engine);
       const payload =
-        '{"username":"mallory","email":"m@example.com","password":"' + PASSWORD +
+        '{"username":"mallory","email":"m@example.com","password":"' +
+        PASSWORD +
         '","roles":["admin"],"disabled":true,"id":"chosen-id","__proto__":{"roles":["admin"]},"constructor":{"prototype":{"admin":true}}}';
       const response = await app.inject({
         method: 'POST',
@@ -111,12 +161,37 @@ for (const engine of ENGINES) {
     it('answers non-JSON with 415, oversize with 413 and broken JSON with 400, all as JSON', async (t) => {
       const { app, stores } = await startApp(t, engine);
       const attempts = [
-        { headers: { 'content-type': 'text/plain' }, payload: 'username=x', status: 415, code: 'unsupported_media_type' },
-        { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=b', status: 415, code: 'unsupported_media_type' },
-        { headers: { 'content-type': 'application/json' }, payload: `{"username":"${'x'.repeat(17000)}"}`, status: 413, code: 'payload_too_large' },
-        { headers: { 'content-type': 'application/json' }, payload: '{"username": "x",', status: 400, code: 'validation_failed' },
+        {
+          headers: { 'content-type': 'text/plain' },
+          payload: 'username=x',
+          status: 415,
+          code: 'unsupported_media_type',
+        },
+        {
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'a=b',
+          status: 415,
+          code: 'unsupported_media_type',
+        },
+        {
+          headers: { 'content-type': 'application/json' },
+          payload: `{"username":"${'x'.repeat(17000)}"}`,
+          status: 413,
+          code: 'payload_too_large',
+        },
+        {
+          headers: { 'content-type': 'application/json' },
+          payload: '{"username": "x",',
+          status: 400,
+          code: 'validation_failed',
+        },
         { headers: { 'content-type': 'application/json' }, payload: '[1,2,3]', status: 400, code: 'validation_failed' },
-        { headers: { 'content-type': 'application/json' }, payload: '"just a string"', status: 400, code: 'validation_failed' },
+        {
+          headers: { 'content-type': 'application/json' },
+          payload: '"just a string"',
+          status: 400,
+          code: 'validation_failed',
+        },
         { headers: { 'content-type': 'application/json' }, payload: '', status: 400, code: 'validation_failed' },
       ];
       for (const attempt of attempts) {

@@ -33,7 +33,13 @@ for (const engine of ENGINES) {
 
     it('asks for a token with 401 authorization_required and a Bearer challenge', async (t) => {
       const { app } = await startApp(t, engine);
-      for (const headers of [{}, { authorization: '' }, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }, { authorization: 'Token abc' }]) {
+      for (const headers of [
+        {},
+        { authorization: '' },
+        { authorization: 'Basic dXNlcjpwYXNz' },
+        { authorization: 'Bearer' },
+        { authorization: 'Token abc' },
+      ]) {
         const response = await app.inject({ method: 'GET', url: '/auth/whoami', headers });
         assert.equal(response.statusCode, 401, JSON.stringify(headers));
         assert.equal(json(response).error, 'authorization_required');
@@ -80,7 +86,11 @@ for (const engine of ENGINES) {
       const asAccess = await whoami(app, tokens.refresh_token);
       assert.equal(asAccess.statusCode, 401);
       assert.equal(json(asAccess).error, 'invalid_token');
-      const asRefresh = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.access_token) });
+      const asRefresh = await app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(tokens.access_token),
+      });
       assert.equal(asRefresh.statusCode, 401);
       assert.equal(json(asRefresh).error, 'invalid_token');
     });

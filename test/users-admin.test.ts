@@ -28,14 +28,33 @@ for (const engine of ENGINES) {
         assert.equal(body.total, 5);
         assert.equal(body.users.length, 3);
         assert.equal(body.users[0]?.id, admin.userId, 'oldest first');
-        assert.deepEqual(Object.keys(body.users[0] ?? {}).sort(), ['created_at', 'disabled', 'email', 'id', 'roles', 'username']);
+        assert.deepEqual(Object.keys(body.users[0] ?? {}).sort(), [
+          'created_at',
+          'disabled',
+          'email',
+          'id',
+          'roles',
+          'username',
+        ]);
       }
-      const second = json<UserPage>(await test.app.inject({ method: 'GET', url: '/users/all?page=2&per_page=3', headers: bearer(admin.tokens.access_token) }));
+      const second = json<UserPage>(
+        await test.app.inject({
+          method: 'GET',
+          url: '/users/all?page=2&per_page=3',
+          headers: bearer(admin.tokens.access_token),
+        }),
+      );
       assert.equal(second.users.length, 2);
-      const beyond = json<UserPage>(await test.app.inject({ method: 'GET', url: '/users?page=9', headers: bearer(admin.tokens.access_token) }));
+      const beyond = json<UserPage>(
+        await test.app.inject({ method: 'GET', url: '/users?page=9', headers: bearer(admin.tokens.access_token) }),
+      );
       assert.deepEqual(beyond.users, []);
       for (const query of ['page=0', 'per_page=101', 'page=abc', 'per_page=-1']) {
-        const bad = await test.app.inject({ method: 'GET', url: `/users?${query}`, headers: bearer(admin.tokens.access_token) });
+        const bad = await test.app.inject({
+          method: 'GET',
+          url: `/users?${query}`,
+          headers: bearer(admin.tokens.access_token),
+        });
         assert.equal(bad.statusCode, 400, query);
         assert.equal(json(bad).error, 'validation_failed');
       }
@@ -47,8 +66,19 @@ for (const engine of ENGINES) {
       const anonymous = await test.app.inject({ method: 'GET', url: '/users/all' });
       assert.equal(anonymous.statusCode, 401);
       assert.equal(json(anonymous).error, 'authorization_required');
-      for (const [method, url] of [['GET', '/users/all'], ['GET', '/users'], ['GET', `/users/${member.userId}`], ['PATCH', `/users/${member.userId}`], ['DELETE', `/users/${member.userId}`]] as const) {
-        const response = await test.app.inject({ method, url, headers: bearer(member.tokens.access_token), ...(method === 'PATCH' && { payload: { roles: ['admin'] } }) });
+      for (const [method, url] of [
+        ['GET', '/users/all'],
+        ['GET', '/users'],
+        ['GET', `/users/${member.userId}`],
+        ['PATCH', `/users/${member.userId}`],
+        ['DELETE', `/users/${member.userId}`],
+      ] as const) {
+        const response = await test.app.inject({
+          method,
+          url,
+          headers: bearer(member.tokens.access_token),
+          ...(method === 'PATCH' && { payload: { roles: ['admin'] } }),
+        });
         assert.equal(response.statusCode, 403, `${method} ${url}`);
         assert.equal(json(response).error, 'forbidden');
       }
@@ -59,17 +89,40 @@ for (const engine of ENGINES) {
       const test = await startApp(t, engine);
       const admin = await signUpAdmin(test);
       const member = await signUp(test.app);
-      const read = await test.app.inject({ method: 'GET', url: `/users/${member.userId}`, headers: bearer(admin.tokens.access_token) });
+      const read = await test.app.inject({
+        method: 'GET',
+        url: `/users/${member.userId}`,
+        headers: bearer(admin.tokens.access_token),
+      });
       assert.equal(json(read).username, member.credentials.username);
-      const patched = await test.app.inject({ method: 'PATCH', url: `/users/${member.userId}`, headers: bearer(admin.tokens.access_token), payload: { roles: ['editor', 'editor', 'admin'] } });
+      const patched = await test.app.inject({
+        method: 'PATCH',
+        url: `/users/${member.userId}`,
+        headers: bearer(admin.tokens.access_token),
+        payload: { roles: ['editor', 'editor', 'admin'] },
+      });
       assert.equal(patched.statusCode, 200);
       assert.deepEqual(json(patched).roles, ['editor', 'admin']);
-      const asAdminNow = await test.app.inject({ method: 'GET', url: '/users', headers: bearer(member.tokens.access_token) });
+      const asAdminNow = await test.app.inject({
+        method: 'GET',
+        url: '/users',
+        headers: bearer(member.tokens.access_token),
+      });
       assert.equal(asAdminNow.statusCode, 200, 'roles are read from the store on each request');
-      const badRole = await test.app.inject({ method: 'PATCH', url: `/users/${member.userId}`, headers: bearer(admin.tokens.access_token), payload: { roles: ['Not A Role!'] } });
+      const badRole = await test.app.inject({
+        method: 'PATCH',
+        url: `/users/${member.userId}`,
+        headers: bearer(admin.tokens.access_token),
+        payload: { roles: ['Not A Role!'] },
+      });
       assert.equal(badRole.statusCode, 400);
       for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
-        const missing = await test.app.inject({ method, url: '/users/no-such-user', headers: bearer(admin.tokens.access_token), ...(method === 'PATCH' && { payload: { disabled: true } }) });
+        const missing = await test.app.inject({
+          method,
+          url: '/users/no-such-user',
+          headers: bearer(admin.tokens.access_token),
+          ...(method === 'PATCH' && { payload: { disabled: true } }),
+        });
         assert.equal(missing.statusCode, 404);
         assert.equal(json(missing).error, 'not_found');
       }
@@ -79,21 +132,39 @@ for (const engine of ENGINES) {
       const test = await startApp(t, engine);
       const admin = await signUpAdmin(test);
       const member = await signUp(test.app);
-      const response = await test.app.inject({ method: 'PATCH', url: `/users/${member.userId}`, headers: bearer(admin.tokens.access_token), payload: { disabled: true } });
+      const response = await test.app.inject({
+        method: 'PATCH',
+        url: `/users/${member.userId}`,
+        headers: bearer(admin.tokens.access_token),
+        payload: { disabled: true },
+      });
       assert.equal(response.statusCode, 200);
       assert.equal(json(response).disabled, true);
       assert.equal(json(await whoami(test.app, member.tokens.access_token)).error, 'token_revoked');
-      const refresh = await test.app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(member.tokens.refresh_token) });
+      const refresh = await test.app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(member.tokens.refresh_token),
+      });
       assert.equal(json(refresh).error, 'token_revoked');
 
       const right = await test.app.inject({ method: 'POST', url: '/auth/login', payload: member.credentials });
       assert.equal(right.statusCode, 403);
       assert.equal(json(right).error, 'account_disabled');
-      const wrong = await test.app.inject({ method: 'POST', url: '/auth/login', payload: { ...member.credentials, password: 'wrong password here' } });
+      const wrong = await test.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { ...member.credentials, password: 'wrong password here' },
+      });
       assert.equal(wrong.statusCode, 401);
       assert.equal(json(wrong).error, 'invalid_credentials');
 
-      await test.app.inject({ method: 'PATCH', url: `/users/${member.userId}`, headers: bearer(admin.tokens.access_token), payload: { disabled: false } });
+      await test.app.inject({
+        method: 'PATCH',
+        url: `/users/${member.userId}`,
+        headers: bearer(admin.tokens.access_token),
+        payload: { disabled: false },
+      });
       await login(test.app, member.credentials);
     });
 
@@ -101,7 +172,11 @@ for (const engine of ENGINES) {
       const test = await startApp(t, engine);
       const admin = await signUpAdmin(test);
       const member = await signUp(test.app);
-      const response = await test.app.inject({ method: 'DELETE', url: `/users/${member.userId}`, headers: bearer(admin.tokens.access_token) });
+      const response = await test.app.inject({
+        method: 'DELETE',
+        url: `/users/${member.userId}`,
+        headers: bearer(admin.tokens.access_token),
+      });
       assert.equal(response.statusCode, 200);
       assert.equal(json(await whoami(test.app, member.tokens.access_token)).error, 'invalid_token');
       assert.equal(await test.stores.users.findById(member.userId), undefined);
@@ -111,8 +186,17 @@ for (const engine of ENGINES) {
     it('an admin cannot disable, demote or delete itself', async (t) => {
       const test = await startApp(t, engine);
       const admin = await signUpAdmin(test);
-      for (const [method, payload] of [['PATCH', { disabled: true }], ['PATCH', { roles: [] }], ['DELETE', undefined]] as const) {
-        const response = await test.app.inject({ method, url: `/users/${admin.userId}`, headers: bearer(admin.tokens.access_token), ...(payload && { payload }) });
+      for (const [method, payload] of [
+        ['PATCH', { disabled: true }],
+        ['PATCH', { roles: [] }],
+        ['DELETE', undefined],
+      ] as const) {
+        const response = await test.app.inject({
+          method,
+          url: `/users/${admin.userId}`,
+          headers: bearer(admin.tokens.access_token),
+          ...(payload && { payload }),
+        });
         assert.equal(response.statusCode, 403);
       }
       assert.equal((await whoami(test.app, admin.tokens.access_token)).statusCode, 200);

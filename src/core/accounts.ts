@@ -15,9 +15,9 @@ import {
   normalizeUsername,
   usernameProblems,
 } from './identity.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { type PasswordRules, passwordProblems } from './password-policy.js';
-import type { LoginThrottle } from './login-throttle.js';
 import type { SessionService } from './sessions.js';
 import type { ClientInfo, Principal, TokenPair } from './types.js';
 
@@ -54,8 +54,7 @@ export const ACCOUNT_ERRORS = {
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const MAX_ROLES = 16;
 
-const invalidCredentials = () =>
-  new AppError('invalid_credentials', 'The username or password is incorrect.');
+const invalidCredentials = () => new AppError('invalid_credentials', 'The username or password is incorrect.');
 
 export class AccountService {
   constructor(private readonly o: AccountServiceOptions) {}
@@ -94,7 +93,9 @@ export class AccountService {
   /** Checks a password login and returns the user; does not open a session. */
   async verifyCredentials(identifier: LoginIdentifier, password: string, client: ClientInfo): Promise<UserRecord> {
     const user = await this.findByIdentifier(identifier);
-    const account = user ? `user:${user.id}` : `unknown:${identityKey('email' in identifier ? identifier.email : identifier.username)}`;
+    const account = user
+      ? `user:${user.id}`
+      : `unknown:${identityKey('email' in identifier ? identifier.email : identifier.username)}`;
     const ip = client.ip ?? 'unknown';
     await this.o.throttle.assertAllowed(account, ip);
     if (!user || !this.o.hasher.canVerify(user.passwordHash)) {

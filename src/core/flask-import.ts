@@ -17,7 +17,11 @@ export interface ImportReport {
 
 const MAX_ID_LENGTH = 64;
 
-export async function importFlaskUsers(rows: readonly FlaskUserRow[], users: UserStore, clock: Clock): Promise<ImportReport> {
+export async function importFlaskUsers(
+  rows: readonly FlaskUserRow[],
+  users: UserStore,
+  clock: Clock,
+): Promise<ImportReport> {
   const report: ImportReport = { imported: 0, alreadyPresent: 0, refused: [] };
   for (const row of rows) {
     const refuse = (reason: string) => report.refused.push({ id: row.id, username: row.username, reason });

@@ -44,7 +44,11 @@ export class LoginThrottle {
 
   /** A correct password clears this address's failures for the account (not the global count). */
   async recordSuccess(account: string, ip: string): Promise<void> {
-    await this.counters.reset(this.pairKey(account, ip), this.limits.perAccountAndIp.windowSeconds * 1000, this.clock.now());
+    await this.counters.reset(
+      this.pairKey(account, ip),
+      this.limits.perAccountAndIp.windowSeconds * 1000,
+      this.clock.now(),
+    );
   }
 
   private pairKey(account: string, ip: string): string {

@@ -107,12 +107,16 @@ export class SessionService {
         expiresAt: (iat + this.o.refreshTtlSeconds) * 1000,
       };
       if (await this.o.sessions.rotate(session.id, rotation, now)) {
-        return this.pair(user, {
-          ...session,
-          refreshJti: rotation.toJti,
-          refreshIssuedAt: rotation.issuedAt,
-          expiresAt: rotation.expiresAt,
-        }, false);
+        return this.pair(
+          user,
+          {
+            ...session,
+            refreshJti: rotation.toJti,
+            refreshIssuedAt: rotation.issuedAt,
+            expiresAt: rotation.expiresAt,
+          },
+          false,
+        );
       }
       // Another request rotated this token first: answer as a retry of that one, or as reuse.
       session = (await this.o.sessions.find(session.id)) ?? session;

@@ -32,7 +32,12 @@ export function parseWerkzeugHash(stored: string): Parsed | undefined {
   if (pbkdf2Match) {
     const iterations = Number(pbkdf2Match[1]);
     if (iterations < 1 || iterations > MAX_PBKDF2_ITERATIONS) return undefined;
-    return { kind: 'pbkdf2', iterations, salt: pbkdf2Match[2] ?? '', expected: Buffer.from(pbkdf2Match[3] ?? '', 'hex') };
+    return {
+      kind: 'pbkdf2',
+      iterations,
+      salt: pbkdf2Match[2] ?? '',
+      expected: Buffer.from(pbkdf2Match[3] ?? '', 'hex'),
+    };
   }
   const scryptMatch = SCRYPT.exec(stored);
   if (scryptMatch) {

@@ -22,7 +22,9 @@ export function readFlaskUsers(file: string): FlaskUserRow[] {
   try {
     let columns: string[];
     try {
-      columns = (db.prepare("select name from pragma_table_info('users')").all() as { name: string }[]).map((c) => c.name);
+      columns = (db.prepare("select name from pragma_table_info('users')").all() as { name: string }[]).map(
+        (c) => c.name,
+      );
     } catch {
       throw new NotAFlaskDatabaseError(`${file} is not a SQLite database.`);
     }
@@ -32,7 +34,10 @@ export function readFlaskUsers(file: string): FlaskUserRow[] {
         `${file} has no Flask users table (missing: ${missing.join(', ')}); nothing was imported.`,
       );
     }
-    const rows = db.prepare('select id, username, email, password from users order by rowid').all() as Record<string, unknown>[];
+    const rows = db.prepare('select id, username, email, password from users order by rowid').all() as Record<
+      string,
+      unknown
+    >[];
     return rows.map((row) => ({
       id: String(row.id ?? ''),
       username: String(row.username ?? ''),

@@ -56,5 +56,8 @@ export function openDatabase(config: Config): { db: Kysely<Database>; engine: Sq
   const target = config.database;
   return target.kind === 'sqlite'
     ? { db: openSqliteDb(target.file), engine: sqliteEngine }
-    : { db: openPostgresDb({ url: target.url, migrate: false, timeoutMs: config.storeTimeoutMs }), engine: postgresEngine };
+    : {
+        db: openPostgresDb({ url: target.url, migrate: false, timeoutMs: config.storeTimeoutMs }),
+        engine: postgresEngine,
+      };
 }

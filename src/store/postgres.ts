@@ -94,7 +94,9 @@ export function openPostgresDb(options: PostgresOptions): Kysely<Database> {
     // Times are epoch milliseconds in bigint columns; they fit a double exactly.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        oid === INT8_OID
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
   // A connection losing its server must not crash the process. pg emits 'error' on the pool for

@@ -130,7 +130,11 @@ export function createRedisMirror(
       if (client.status !== 'ready') return durableCounters.hit(name, windowMs, nowMs);
       const { windowKey, resetAt } = windowOf(name, windowMs, nowMs);
       try {
-        const results = await client.multi().incr(counterKey(windowKey)).pexpire(counterKey(windowKey), Math.max(1, resetAt - nowMs)).exec();
+        const results = await client
+          .multi()
+          .incr(counterKey(windowKey))
+          .pexpire(counterKey(windowKey), Math.max(1, resetAt - nowMs))
+          .exec();
         const count = results?.[0]?.[1];
         if (typeof count !== 'number') throw new Error('unexpected INCR reply');
         return { count, resetAt };
@@ -149,7 +153,8 @@ export function createRedisMirror(
     },
     async reset(name, windowMs, nowMs) {
       await durableCounters.reset(name, windowMs, nowMs);
-      if (client.status === 'ready') await client.del(counterKey(windowOf(name, windowMs, nowMs).windowKey)).catch(() => 0);
+      if (client.status === 'ready')
+        await client.del(counterKey(windowOf(name, windowMs, nowMs).windowKey)).catch(() => 0);
     },
     purge: (nowMs) => durableCounters.purge(nowMs),
   };
@@ -162,7 +167,8 @@ export function createRedisMirror(
     isUnavailable: (error) =>
       isNetworkFailure(error) ||
       (error instanceof Error &&
-        (error.name === 'MaxRetriesPerRequestError' || /Connection is closed|Command timed out|Stream isn't writeable/.test(error.message))),
+        (error.name === 'MaxRetriesPerRequestError' ||
+          /Connection is closed|Command timed out|Stream isn't writeable/.test(error.message))),
     health: {
       name: 'redis',
       critical: false,

@@ -7,8 +7,8 @@ import { counterQuery, GenerationLog, type LogRow, logQuery, purgeGenerationLog 
 import { GENERATION_TRIGGERS, RAISE_GENERATION } from './generation-triggers.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
-import type { SqlEngine } from './sql-engine.js';
 import { createSqlStores } from './sql/stores.js';
+import type { SqlEngine } from './sql-engine.js';
 import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 /** SQLite triggers run per row: a raise and its log row for each changed row. */

@@ -21,6 +21,7 @@ export function keysVersion(config: Config): number {
 
 export function rotateKeys(config: Config, now: number): { kid: string; dropped: number } {
   const options = ringOptions(config);
-  if (!options) throw new Error('Key rotation is for JWT_ALGORITHM=EdDSA, ES256 or RS256; with HS256, change SECRET_KEY.');
+  if (!options)
+    throw new Error('Key rotation is for JWT_ALGORITHM=EdDSA, ES256 or RS256; with HS256, change SECRET_KEY.');
   return rotateKeyRing(options, now);
 }

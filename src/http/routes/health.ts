@@ -43,7 +43,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { h
       const down = results.filter((r) => r.state === 'down');
       if (down.some((r) => r.critical)) {
         const names = down.filter((r) => r.critical).map((r) => r.name);
-        return reply.code(503).send({ error: 'unavailable', message: `Not ready: ${names.join(', ')} unavailable.`, checks });
+        return reply
+          .code(503)
+          .send({ error: 'unavailable', message: `Not ready: ${names.join(', ')} unavailable.`, checks });
       }
       return { status: down.length > 0 ? ('degraded' as const) : ('ready' as const), checks };
     },

@@ -22,7 +22,10 @@ export function createCounterStore(db: Kysely<Database>): CounterStore {
       return { count: row ? Number(row.count) : 0, resetAt };
     },
     async reset(key, windowMs, now) {
-      await db.deleteFrom('rate_counters').where('key', '=', windowOf(key, windowMs, now).windowKey).execute();
+      await db
+        .deleteFrom('rate_counters')
+        .where('key', '=', windowOf(key, windowMs, now).windowKey)
+        .execute();
     },
     async purge(now) {
       const result = await db.deleteFrom('rate_counters').where('reset_at', '<=', now).executeTakeFirst();

@@ -4,7 +4,9 @@ import type { DurableRevocationStore } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
 
 export function createRevocationStore(db: Kysely<Database>): DurableRevocationStore {
-  const revokedJti = compiledOnce(db, () => db.selectFrom('revoked_tokens').select('jti').where('jti', '=', '').compile());
+  const revokedJti = compiledOnce(db, () =>
+    db.selectFrom('revoked_tokens').select('jti').where('jti', '=', '').compile(),
+  );
   return {
     async revoke(jti, expiresAt) {
       await db

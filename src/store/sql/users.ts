@@ -50,7 +50,10 @@ export function createUserStore(db: Kysely<Database>, engine: SqlEngine): UserSt
     async list(offset, limit) {
       const [rows, count] = await Promise.all([
         db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').offset(offset).limit(limit).execute(),
-        db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
+        db
+          .selectFrom('users')
+          .select((eb) => eb.fn.countAll<number>().as('total'))
+          .executeTakeFirstOrThrow(),
       ]);
       return { users: rows.map(toUser), total: Number(count.total) };
     },
