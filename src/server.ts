@@ -1,7 +1,9 @@
 /**
  * The one place that listens. SIGTERM and SIGINT drain: the listener stops accepting, in-flight
- * requests finish, stores close, and the process exits 0; past the timeout it exits 1.
+ * requests finish, stores close, and the process exits 0; past the timeout it exits 1. An
+ * uncaught error drains the same way before exiting 1, rather than dropping what is in flight.
  */
+import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
@@ -19,30 +21,25 @@ export async function serve(config: Config, warnings: readonly string[]): Promis
   for (const warning of warnings) app.log.warn(warning);
   const server = app;
 
-  let closing = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (closing) return;
-    closing = true;
-    server.log.info({ signal }, 'shutting down: draining in-flight requests');
-    const force = setTimeout(() => {
-      server.log.error('shutdown timed out; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    force.unref();
-    // close() stops accepting and drops idle keep-alive connections once; a connection whose
-    // request was in flight goes idle later and would hold the process open, so keep sweeping.
-    const sweep = setInterval(() => server.server.closeIdleConnections(), 50);
-    sweep.unref();
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        server.log.error({ err: error }, 'error while shutting down');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  // close-with-grace: SIGTERM, SIGINT and the other terminating signals, or an uncaught error,
+  // drain and exit (0, or 1 after an error); a second signal, or SHUTDOWN_TIMEOUT_MS, exits 1 at once.
+  closeWithGrace(
+    {
+      delay: config.shutdownTimeoutMs,
+      onTimeout: () => server.log.error('shutdown timed out; exiting'),
+      onSecondSignal: (signal) => server.log.error({ signal }, 'second signal during shutdown; exiting'),
+      onSecondError: (error) => server.log.error({ err: error }, 'error during shutdown; exiting'),
+    },
+    async ({ signal, err }) => {
+      if (err) server.log.error({ err }, 'uncaught error: draining in-flight requests, then exiting');
+      else server.log.info({ signal }, 'shutting down: draining in-flight requests');
+      // close() stops accepting and drops idle keep-alive connections once; a connection whose
+      // request was in flight goes idle later and would hold the process open, so keep sweeping.
+      const sweep = setInterval(() => server.server.closeIdleConnections(), 50);
+      sweep.unref();
+      await server.close();
+    },
+  );
 
   await server.listen({ host: config.host, port: config.port });
   return server;

@@ -6,6 +6,7 @@
  * is the one it was verified with. The cache reads the generation itself, so its callers only
  * say how to load a principal it does not have.
  */
+import { LRUCache } from 'lru-cache';
 import type { Generation, GenerationSource } from '../store/types.js';
 import type { Principal } from './types.js';
 
@@ -23,11 +24,23 @@ export interface AccessCacheOptions {
   expired(principal: Principal): boolean;
 }
 
+interface Entry {
+  token: string;
+  principal: Principal;
+}
+
 export class AccessCache {
-  private readonly entries = new Map<string, { token: string; principal: Principal }>();
+  /**
+   * Least recently used out, by lru-cache: measured against the insertion-order Map it replaced
+   * (npm run bench:cache), a hit costs ~20 ns more (about 0.1% of a whoami), and with three
+   * times more live tokens than entries, misses (~50 µs each) fell from 17.6% to 14.6%.
+   */
+  private readonly entries: LRUCache<string, Entry> | undefined;
   private generation = -1;
 
-  constructor(private readonly o: AccessCacheOptions) {}
+  constructor(private readonly o: AccessCacheOptions) {
+    this.entries = o.maxEntries > 0 ? new LRUCache({ max: o.maxEntries }) : undefined;
+  }
 
   /**
    * The principal for `token`: from memory while still good, else from `load`. What `load`
@@ -35,59 +48,58 @@ export class AccessCache {
    * that rotation changes) and nothing changed while it loaded.
    */
   async resolve(token: string, load: () => Promise<Principal>): Promise<Principal> {
-    if (this.o.maxEntries === 0) return load();
+    const entries = this.entries;
+    if (entries === undefined) return load();
     // Observed after the request arrived: a write committed before it is counted.
     const generation = await this.o.generation.observe();
-    const hit = this.get(token, generation);
+    const hit = this.get(entries, token, generation);
     if (hit) return hit;
     const principal = await load();
-    if (principal.claims.type === 'access') this.set(token, principal, generation.value);
+    // Kept only if no newer generation was seen while it loaded.
+    if (principal.claims.type === 'access' && generation.value === this.generation) {
+      entries.set(token.slice(-KEY_LENGTH), { token, principal });
+    }
     return principal;
   }
 
   /** After a key rotation: tokens of a retired key must be verified (and refused) again. */
   clear(): void {
-    this.entries.clear();
+    this.entries?.clear();
   }
 
-  private get(token: string, generation: Generation): Principal | undefined {
-    if (generation.value > this.generation) this.advance(generation);
+  private get(entries: LRUCache<string, Entry>, token: string, generation: Generation): Principal | undefined {
+    if (generation.value > this.generation) this.advance(entries, generation);
     // Lower than seen before: a read overtaken by a newer one, or a database restored from a
     // backup, whose world the entries may not belong to. Drop them, and keep the highest value so
     // that nothing loaded at a lower one is kept either (after a restore, restart the instances).
     else if (generation.value < this.generation) {
-      this.entries.clear();
+      entries.clear();
       return undefined;
     }
     const key = token.slice(-KEY_LENGTH);
-    const entry = this.entries.get(key);
+    const entry = entries.get(key);
     if (entry === undefined || entry.token !== token) return undefined;
     if (this.o.expired(entry.principal)) {
-      this.entries.delete(key);
+      entries.delete(key);
       return undefined;
     }
     return entry.principal;
-  }
-
-  /** Keeps what was loaded at `generation`, unless a newer generation was seen meanwhile. */
-  private set(token: string, principal: Principal, generation: number): void {
-    if (generation !== this.generation) return;
-    if (this.entries.size >= this.o.maxEntries) this.entries.delete(this.entries.keys().next().value ?? '');
-    this.entries.set(token.slice(-KEY_LENGTH), { token, principal });
   }
 
   /**
    * Moves to a newer generation: entries of users whose sessions or records changed, and of
    * revoked tokens, go; when what changed is not known, all go.
    */
-  private advance(generation: Generation): void {
+  private advance(entries: LRUCache<string, Entry>, generation: Generation): void {
     const changed = this.generation < 0 ? undefined : generation.changedSince(this.generation);
     if (changed === undefined) {
-      this.entries.clear();
+      entries.clear();
     } else if (changed.size > 0) {
-      for (const [key, { principal }] of this.entries) {
-        if (changed.has(principal.user.id) || changed.has(principal.claims.jti)) this.entries.delete(key);
+      const gone: string[] = [];
+      for (const [key, { principal }] of entries.entries()) {
+        if (changed.has(principal.user.id) || changed.has(principal.claims.jti)) gone.push(key);
       }
+      for (const key of gone) entries.delete(key);
     }
     this.generation = generation.value;
   }

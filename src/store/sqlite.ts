@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import { counterQuery, GenerationLog, type LogRow, logQuery, purgeGenerationLog } from './generation-log.js';
 import { GENERATION_TRIGGERS, RAISE_GENERATION } from './generation-triggers.js';
 import { migrateToLatest } from './migrations/index.js';
@@ -60,17 +61,17 @@ const STATEMENT_CACHE_SIZE = 256;
  * Kysely's SQLite driver prepares every query afresh, which cost more than running it (a third
  * of a whoami request, profiled). Queries built by the same code have the same SQL text, so a
  * small cache keyed by that text makes each one a prepared statement. Statements run to
- * completion synchronously, so reusing one is safe.
+ * completion synchronously, so reusing one is safe. lru-cache, like the access cache: the
+ * queries are a fixed set, so it evicts only if someone builds SQL from varying text.
  */
 function withStatementCache(connection: SqliteDatabase.Database): SqliteDatabaseLike {
-  const cache = new Map<string, SqliteStatement>();
+  const cache = new LRUCache<string, SqliteStatement>({ max: STATEMENT_CACHE_SIZE });
   return {
     close: () => connection.close(),
     prepare(sql) {
       let statement = cache.get(sql);
       if (statement === undefined) {
         statement = connection.prepare(sql);
-        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value ?? '');
         cache.set(sql, statement);
       }
       return statement;
