@@ -1,8 +1,5 @@
-import type { Kysely, Migration } from 'kysely';
-
-// Migrations see the database as it was when they were written, not as the current types say.
-// biome-ignore lint/suspicious/noExplicitAny: a frozen migration must not follow today's schema types
-type AnyDb = Kysely<any>;
+import type { Migration } from 'kysely';
+import type { AnyDb } from './any-db.js';
 
 export const initial: Migration = {
   async up(db: AnyDb) {

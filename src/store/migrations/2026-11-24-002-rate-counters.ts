@@ -1,7 +1,5 @@
-import type { Kysely, Migration } from 'kysely';
-
-// biome-ignore lint/suspicious/noExplicitAny: a frozen migration must not follow today's schema types
-type AnyDb = Kysely<any>;
+import type { Migration } from 'kysely';
+import type { AnyDb } from './any-db.js';
 
 export const rateCounters: Migration = {
   async up(db: AnyDb) {

@@ -1,8 +1,6 @@
-import { type Kysely, type Migration, sql } from 'kysely';
+import { type Migration, sql } from 'kysely';
 import type { SqlEngine } from '../sql-engine.js';
-
-// biome-ignore lint/suspicious/noExplicitAny: a frozen migration must not follow today's schema types
-type AnyDb = Kysely<any>;
+import type { AnyDb } from './any-db.js';
 
 /**
  * The invalidation generation (see GenerationSource): one counter row, a log of what each raise

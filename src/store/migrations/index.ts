@@ -2,11 +2,12 @@
  * Versioned schema migrations, applied in name order on start and by `tessera migrate`.
  * Each one is frozen once released: change the schema by adding a new one.
  */
-import { type Kysely, type Migration, Migrator } from 'kysely';
+import { type Migration, Migrator } from 'kysely';
 import type { SqlEngine } from '../sql-engine.js';
 import { initial } from './2026-11-24-001-initial.js';
 import { rateCounters } from './2026-11-24-002-rate-counters.js';
 import { cacheGeneration } from './2026-11-29-003-cache-generation.js';
+import type { AnyDb } from './any-db.js';
 
 /** Every migration by name, for one engine (some carry statements in its dialect). */
 export function migrations(engine: SqlEngine): Readonly<Record<string, Migration>> {
@@ -18,8 +19,7 @@ export function migrations(engine: SqlEngine): Readonly<Record<string, Migration
 }
 
 /** Applies every pending migration; returns the names applied. */
-// biome-ignore lint/suspicious/noExplicitAny: Kysely's Migrator takes the untyped database
-export async function migrateToLatest(db: Kysely<any>, engine: SqlEngine): Promise<string[]> {
+export async function migrateToLatest(db: AnyDb, engine: SqlEngine): Promise<string[]> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => ({ ...migrations(engine) }) },
