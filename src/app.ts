@@ -18,8 +18,10 @@ import { type DestinationStream, pino } from 'pino';
 import { systemClock } from './clock.js';
 import { type Core, type CoreOptions, createCore } from './core/create-core.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { linkPages } from './http/pages/link-pages.js';
 import { perIpLimit } from './http/rate-limit.js';
 import { authRoutes } from './http/routes/auth.js';
+import { emailRoutes } from './http/routes/email.js';
 import { healthRoutes } from './http/routes/health.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { userRoutes } from './http/routes/users.js';
@@ -62,11 +64,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
   const clock = options.clock ?? systemClock;
-  const core = await createCore({ ...options, clock, warn: (message, context) => logger.warn(context, message) });
+  const core = await createCore({
+    ...options,
+    clock,
+    warn: (message, context) => logger.warn(context, message),
+    info: (message, context) => logger.info(context, message),
+  });
   const services: Services = {
     config,
     accounts: core.accounts,
     sessions: core.sessions,
+    emailFlows: core.emailFlows,
     health: stores.health,
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
     jwks: () => core.tokens.jwks(),
@@ -110,6 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       tags: [
         { name: 'auth', description: "Accounts, tokens and logout (the Flask app's paths and fields, kept)." },
         { name: 'sessions', description: "The caller's own sessions." },
+        { name: 'email', description: 'Proving an address and recovering an account with mailed one-time links.' },
         { name: 'users', description: 'User administration, for the `admin` role.' },
         { name: 'health', description: 'Liveness and readiness, for load balancers.' },
         { name: 'keys', description: "Public keys for services that verify Tessera's tokens themselves." },
@@ -121,6 +130,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(authRoutes, services);
   await app.register(sessionRoutes, services);
+  await app.register(emailRoutes, services);
+  await app.register(linkPages, services);
   await app.register(userRoutes, services);
   await app.register(healthRoutes, services);
   await app.register(wellKnownRoutes, services);
@@ -189,7 +200,10 @@ function startTimers(app: FastifyInstance, core: Core, purgeSeconds: number): vo
     );
     for (const timer of timers) timer.unref();
   });
+  app.addHook('onReady', async () => core.outboxWorker?.start());
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer);
+    await core.outboxWorker?.stop();
+    core.mailTransport?.close();
   });
 }

@@ -85,3 +85,14 @@ export function parsePublicUrl(raw: string): string | undefined {
   if (url.username || url.password || url.search || url.hash || !url.hostname) return undefined;
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
+
+/**
+ * `MAIL_FROM`: `address` or `Display Name <address>`, one line, with an address of the usual
+ * shape. Returned trimmed.
+ */
+export function parseMailFrom(raw: string): string | undefined {
+  const value = raw.trim();
+  if (value.length > 320 || /[\r\n]/.test(value)) return undefined;
+  const address = /<([^<>]+)>$/.exec(value)?.[1] ?? value;
+  return /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$|^[^\s@<>"]+@localhost$/.test(address) ? value : undefined;
+}

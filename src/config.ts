@@ -9,9 +9,11 @@ import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import {
   type DatabaseTarget,
+  parseBoolean,
   parseDatabaseUrl,
   parseDuration,
   parseInteger,
+  parseMailFrom,
   parsePublicUrl,
   parseTrustProxy,
 } from './config-parsers.js';
@@ -63,6 +65,28 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Verified access tokens kept in memory (see core/access-cache.ts); 0 turns the cache off. */
   accessCacheEntries: number;
+  mail: MailConfig;
+  /** Login refuses a correct password until the address is proven (403 email_not_verified). */
+  requireEmailVerification: boolean;
+}
+
+export interface MailConfig {
+  /** smtp:// or smtps:// with credentials; without it (outside production) mail goes to `dropDir`. */
+  smtpUrl: string | undefined;
+  /** The From header: an address, or `Name <address>`. */
+  from: string;
+  /** Where an operator's templates override the built-in ones. */
+  templatesDir: string | undefined;
+  /** No mail at all: the mail flows answer 503 `unavailable` rather than drop a message. */
+  disabled: boolean;
+  /** Development: each message written here as an .eml file (DATA_DIR/mail). */
+  dropDir: string;
+  verifyTokenTtlSeconds: number;
+  resetTokenTtlSeconds: number;
+  /** At most one mail per address in this many seconds... */
+  minIntervalSeconds: number;
+  /** ...and this many an hour; past either, the answer is the same and nothing is sent. */
+  perAddressPerHour: number;
 }
 
 export class ConfigError extends Error {
@@ -144,11 +168,12 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
   });
 
   const port = integer('PORT', 5000, 0, 65535);
+  const publicUrl = read('PUBLIC_URL', `http://127.0.0.1:${port}`, parsePublicUrl, 'an http:// or https:// URL');
   const config: Config = {
     production,
     host: env.HOST || '127.0.0.1',
     port,
-    publicUrl: read('PUBLIC_URL', `http://127.0.0.1:${port}`, parsePublicUrl, 'an http:// or https:// URL'),
+    publicUrl,
     dataDir,
     database,
     redisUrl,
@@ -195,7 +220,37 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
     storeTimeoutMs: integer('STORE_TIMEOUT_MS', 2000, 100, 60_000),
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     accessCacheEntries: integer('ACCESS_CACHE_SIZE', 10_000, 0, 1_000_000),
+    mail: {
+      smtpUrl: read<string | undefined>(
+        'SMTP_URL',
+        undefined,
+        (raw) => (/^smtps?:\/\/[^/\s]+/i.test(raw.trim()) ? raw.trim() : undefined),
+        'smtp://user:password@host:port or smtps://…',
+      ),
+      from: read(
+        'MAIL_FROM',
+        `Tessera <no-reply@${new URL(publicUrl).hostname}>`,
+        parseMailFrom,
+        'an address, or Name <address>',
+      ),
+      templatesDir: env.MAIL_TEMPLATES_DIR ? resolve(cwd, env.MAIL_TEMPLATES_DIR) : undefined,
+      disabled: read('MAIL_DISABLED', false, parseBoolean, 'true or false'),
+      dropDir: join(dataDir, 'mail'),
+      verifyTokenTtlSeconds: duration('VERIFY_TOKEN_TTL', 24 * 3600),
+      resetTokenTtlSeconds: duration('RESET_TOKEN_TTL', 3600),
+      minIntervalSeconds: duration('MAIL_MIN_INTERVAL', 60),
+      perAddressPerHour: integer('MAIL_PER_ADDRESS_PER_HOUR', 5, 1, 1000),
+    },
+    requireEmailVerification: read('REQUIRE_EMAIL_VERIFICATION', false, parseBoolean, 'true or false'),
   };
+  if (production && !config.mail.smtpUrl && !config.mail.disabled) {
+    problems.push(
+      'SMTP_URL is required with NODE_ENV=production, so that no mail is silently dropped; set MAIL_DISABLED=true to run without mail (the mail flows then answer 503).',
+    );
+  }
+  if (config.mail.verifyTokenTtlSeconds < 60 || config.mail.resetTokenTtlSeconds < 60) {
+    problems.push('VERIFY_TOKEN_TTL and RESET_TOKEN_TTL must be at least 60 seconds.');
+  }
 
   config.secretKey = resolveSecret(env.SECRET_KEY, production, dataDir, problems, warnings);
   if (problems.length > 0) throw new ConfigError(problems);

@@ -19,7 +19,9 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unavailable'
-  | 'internal';
+  | 'internal'
+  | 'invalid_link_token'
+  | 'email_not_verified';
 
 export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   authorization_required: 401,
@@ -39,6 +41,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   unsupported_media_type: 415,
   unavailable: 503,
   internal: 500,
+  invalid_link_token: 400,
+  email_not_verified: 403,
 };
 
 export type Problem =

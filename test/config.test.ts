@@ -9,6 +9,7 @@ import {
   parseDatabaseUrl,
   parseDuration,
   parseInteger,
+  parseMailFrom,
   parsePublicUrl,
   parseTrustProxy,
 } from '../src/config-parsers.js';
@@ -89,6 +90,20 @@ describe('configuration parsers (property-based)', () => {
     assert.equal(parseTrustProxy('2'), 2);
     assert.deepEqual(parseTrustProxy('10.0.0.0/8, 127.0.0.1'), ['10.0.0.0/8', '127.0.0.1']);
     assert.equal(parseTrustProxy('everyone'), undefined);
+  });
+
+  it('parseMailFrom takes one address, alone or with a display name, on one line', () => {
+    assert.equal(parseMailFrom('no-reply@example.com'), 'no-reply@example.com');
+    assert.equal(parseMailFrom('Tessera <no-reply@example.com>'), 'Tessera <no-reply@example.com>');
+    for (const bad of ['', 'nobody', 'a@b.c\r\nBcc: x@y.z', 'Name <not an address>', `${'a'.repeat(400)}@x.io`]) {
+      assert.equal(parseMailFrom(bad), undefined, bad);
+    }
+    fc.assert(
+      fc.property(fc.string(), (raw) => {
+        const parsed = parseMailFrom(raw);
+        if (parsed !== undefined) assert.ok(!/[\r\n]/.test(parsed) && parsed.includes('@'));
+      }),
+    );
   });
 
   it('parsePublicUrl keeps http(s) origins with a path, never a trailing slash, credentials, query or fragment', () => {
@@ -187,7 +202,38 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ NODE_ENV: 'production' }, dir), /SECRET_KEY is required with NODE_ENV=production/);
     assert.throws(() => loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'short' }, dir), /shorter than 32 bytes/);
     assert.equal(existsSync(join(dir, 'data', 'secret_key')), false, 'nothing is generated in production');
-    assert.doesNotThrow(() => loadConfig({ NODE_ENV: 'production', SECRET_KEY: LONG_SECRET }, dir));
+    assert.doesNotThrow(() =>
+      loadConfig({ NODE_ENV: 'production', SECRET_KEY: LONG_SECRET, SMTP_URL: 'smtp://mail.example.com:587' }, dir),
+    );
+  });
+
+  it('in production, refuses to start without SMTP_URL unless MAIL_DISABLED says mail is off on purpose', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const production = { NODE_ENV: 'production', SECRET_KEY: LONG_SECRET };
+    assert.throws(() => loadConfig(production, dir), /SMTP_URL is required with NODE_ENV=production/);
+    assert.equal(loadConfig({ ...production, MAIL_DISABLED: 'true' }, dir).config.mail.disabled, true);
+    assert.throws(() => loadConfig({ ...production, SMTP_URL: 'http://mail.example.com' }, dir), /SMTP_URL="http/);
+    assert.throws(
+      () => loadConfig({ ...production, MAIL_DISABLED: 'true', MAIL_FROM: 'x\r\nBcc: a@b.c' }, dir),
+      /MAIL_FROM/,
+    );
+  });
+
+  it('has the contract defaults for mail', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const { config } = loadConfig({ SECRET_KEY: LONG_SECRET, PUBLIC_URL: 'https://auth.example.com' }, dir);
+    assert.deepEqual(config.mail, {
+      smtpUrl: undefined,
+      from: 'Tessera <no-reply@auth.example.com>',
+      templatesDir: undefined,
+      disabled: false,
+      dropDir: join(dir, 'data', 'mail'),
+      verifyTokenTtlSeconds: 86400,
+      resetTokenTtlSeconds: 3600,
+      minIntervalSeconds: 60,
+      perAddressPerHour: 5,
+    });
+    assert.equal(config.requireEmailVerification, false);
   });
 
   it('reads .env, with real environment variables winning', () => {

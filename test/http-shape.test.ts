@@ -105,12 +105,17 @@ for (const engine of ENGINES) {
         'GET /users/all',
         'GET /users/{id}',
         'PATCH /users/{id}',
+        'POST /auth/email',
         'POST /auth/login',
         'POST /auth/logout',
         'POST /auth/password',
+        'POST /auth/password/forgot',
+        'POST /auth/password/reset',
         'POST /auth/refresh',
         'POST /auth/register',
         'POST /auth/revoke_token',
+        'POST /auth/verify',
+        'POST /auth/verify/resend',
       ]);
       assert.ok(doc.paths['/auth/register']?.post?.requestBody, 'bodies come from the validating schemas');
       assert.ok(doc.paths['/auth/whoami']?.get?.security);

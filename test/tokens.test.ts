@@ -26,6 +26,7 @@ for (const engine of ENGINES) {
           username: credentials.username,
           email: credentials.email,
           roles: [],
+          email_verified: false,
           created_at: new Date(clock.now()).toISOString(),
         },
       });

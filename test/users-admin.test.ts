@@ -32,6 +32,7 @@ for (const engine of ENGINES) {
           'created_at',
           'disabled',
           'email',
+          'email_verified',
           'id',
           'roles',
           'username',

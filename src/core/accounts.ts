@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AppError, type ErrorCode, type FieldProblem, validationFailed } from '../errors.js';
-import type { UserPatch, UserRecord, UserStore } from '../store/types.js';
+import type { EngineStores, UserPatch, UserRecord, UserStore } from '../store/types.js';
+import type { EmailFlowService } from './email-flows.js';
 import {
   emailProblems,
   identityKey,
@@ -31,6 +32,11 @@ export type LoginIdentifier = { username: string } | { email: string };
 
 export interface AccountServiceOptions {
   users: UserStore;
+  /** For registration, whose user and verification mail commit together. */
+  transaction: EngineStores['transaction'];
+  emailFlows: EmailFlowService;
+  /** Refuse a correct password until the address is proven. */
+  requireEmailVerification: boolean;
   sessions: SessionService;
   hasher: PasswordHasher;
   passwordRules: PasswordRules;
@@ -43,7 +49,7 @@ export interface AccountServiceOptions {
 /** What each operation may throw (a failing store is `unavailable`), for the API's list of answers. */
 export const ACCOUNT_ERRORS = {
   register: ['validation_failed', 'user_exists', 'unavailable'],
-  login: ['invalid_credentials', 'account_disabled', 'too_many_attempts', 'unavailable'],
+  login: ['invalid_credentials', 'account_disabled', 'email_not_verified', 'too_many_attempts', 'unavailable'],
   changePassword: ['invalid_credentials', 'validation_failed', 'unavailable'],
   get: ['not_found', 'unavailable'],
   list: ['unavailable'],
@@ -85,9 +91,15 @@ export class AccountService {
       roles,
       createdAt: now,
     };
-    // The pre-check can race another registration; the unique keys settle it.
-    if ((await this.o.users.insert(user)) === 'taken') throw userExists({ username: true, email: true });
-    return { ...user, disabled: false, updatedAt: now };
+    const record: UserRecord = { ...user, disabled: false, updatedAt: now, emailVerifiedAt: null };
+    const mail = await this.o.emailFlows.mayMail(email);
+    await this.o.transaction(async (tx) => {
+      // The pre-check can race another registration; the unique keys settle it.
+      if ((await tx.users.insert(user)) === 'taken') throw userExists({ username: true, email: true });
+      if (mail) await this.o.emailFlows.queueVerification(tx, record);
+    });
+    if (mail) this.o.emailFlows.committed();
+    return record;
   }
 
   /** Checks a password login and returns the user; does not open a session. */
@@ -111,6 +123,9 @@ export class AccountService {
     await this.o.throttle.recordSuccess(account, ip);
     // Only someone who knows the password learns that the account is disabled.
     if (user.disabled) throw new AppError('account_disabled', 'This account has been disabled.');
+    if (this.o.requireEmailVerification && user.emailVerifiedAt === null) {
+      throw new AppError('email_not_verified', 'Confirm your email address first: use the link we mailed you.');
+    }
     if (this.o.hasher.needsRehash(user.passwordHash)) {
       const next = await this.o.hasher.hash(password);
       await this.o.users.replacePasswordHash(user.id, user.passwordHash, next, this.o.clock.now());

@@ -1,11 +1,18 @@
 /** Wires the core services from configuration and stores: used by the HTTP app and the CLI alike. */
 import { type Clock, systemClock } from '../clock.js';
 import type { Config } from '../config.js';
+import { createSealer } from '../crypto/sealer.js';
+import { createMailRenderer } from '../mail/templates.js';
+import { createMailTransport, type MailTransport } from '../outbox/mail-transport.js';
+import { createOutbox, MAIL_TOPIC } from '../outbox/outbox.js';
+import { createOutboxWorker, type OutboxWorker } from '../outbox/worker.js';
 import type { Stores } from '../store/types.js';
 import { keysVersion, loadKeys } from '../tokens/key-source.js';
 import { createTokenService, type TokenService } from '../tokens/token-service.js';
 import { AccountService } from './accounts.js';
+import { EmailFlowService } from './email-flows.js';
 import { LoginThrottle } from './login-throttle.js';
+import { MailLimits } from './mail-limits.js';
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.js';
 import { SessionService } from './sessions.js';
 import { werkzeugVerifier } from './werkzeug-hashes.js';
@@ -13,9 +20,21 @@ import { werkzeugVerifier } from './werkzeug-hashes.js';
 export interface Core {
   accounts: AccountService;
   sessions: SessionService;
+  emailFlows: EmailFlowService;
   tokens: TokenService;
-  /** Deletes what has expired: sessions, revocations and rate-limit windows. */
-  purgeExpired(): Promise<{ sessions: number; revocations: number; counters: number; changes: number }>;
+  /** Delivers queued mail and runs queued jobs; absent with MAIL_DISABLED. */
+  outboxWorker: OutboxWorker | undefined;
+  /** How mail leaves; absent with MAIL_DISABLED. */
+  mailTransport: MailTransport | undefined;
+  /** Deletes what has expired: sessions, revocations, rate-limit windows, used links, sent mail. */
+  purgeExpired(): Promise<{
+    sessions: number;
+    revocations: number;
+    counters: number;
+    changes: number;
+    linkTokens: number;
+    outbox: number;
+  }>;
   /** Picks up a key rotation made by `tessera keys rotate` (or another instance); true if keys changed. */
   reloadKeysIfChanged(): boolean;
 }
@@ -27,9 +46,16 @@ export interface CoreOptions {
   /** Shared across instances in tests to skip recomputing the dummy hash. */
   hasher?: PasswordHasher;
   warn?: (message: string, context: Record<string, unknown>) => void;
+  info?: (message: string, context: Record<string, unknown>) => void;
 }
 
-export async function createCore({ config, stores, clock = systemClock, hasher, warn }: CoreOptions): Promise<Core> {
+/** Delivered entries are kept this long (for `tessera mail status`), then purged. */
+const DONE_KEPT_MS = 7 * 86400 * 1000;
+
+export async function createCore(options: CoreOptions): Promise<Core> {
+  const { config, stores, clock = systemClock } = options;
+  const warn = options.warn ?? ((message, context) => console.warn(message, context));
+  const info = options.info ?? ((message, context) => console.info(message, context));
   const tokens = createTokenService({
     keys: loadKeys(config, clock.now()),
     issuer: config.jwt.issuer,
@@ -47,13 +73,53 @@ export async function createCore({ config, stores, clock = systemClock, hasher, 
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     reuseIntervalSeconds: config.refreshReuseIntervalSeconds,
   });
+  const hasher = options.hasher ?? (await createPasswordHasher(config.argon2, [werkzeugVerifier]));
+
+  const sealer = createSealer(config.secretKey, 'outbox');
+  let worker: OutboxWorker | undefined;
+  const outbox = config.mail.disabled ? undefined : createOutbox(sealer, clock, () => worker?.wake());
+  const mailTransport = config.mail.disabled
+    ? undefined
+    : createMailTransport({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, dropDir: config.mail.dropDir, info });
+  const emailFlows = new EmailFlowService({
+    stores,
+    outbox,
+    renderer: createMailRenderer(config.mail.templatesDir),
+    limits: new MailLimits(stores.counters, config.mail, clock),
+    hasher,
+    passwordRules: config.password,
+    mail: config.mail,
+    publicUrl: config.publicUrl,
+    clock,
+  });
+  const messageDomain = new URL(config.publicUrl).hostname;
+  if (mailTransport) {
+    worker = createOutboxWorker({
+      outbox: stores.outbox,
+      sealer,
+      clock,
+      warn,
+      handlers: {
+        ...emailFlows.jobHandlers(),
+        // The outbox id as Message-ID: a receiver can drop the copy a retry after a crash may send.
+        [MAIL_TOPIC]: async (payload, entry) => {
+          await mailTransport.send(payload as Parameters<MailTransport['send']>[0], `<${entry.id}@${messageDomain}>`);
+          return 'done';
+        },
+      },
+    });
+  }
+
   const accounts = new AccountService({
     users: stores.users,
+    transaction: (work) => stores.transaction(work),
+    emailFlows,
+    requireEmailVerification: config.requireEmailVerification,
     sessions,
-    hasher: hasher ?? (await createPasswordHasher(config.argon2, [werkzeugVerifier])),
+    hasher,
     passwordRules: config.password,
     clock,
-    warn: warn ?? ((message, context) => console.warn(message, context)),
+    warn,
     throttle: new LoginThrottle(
       stores.counters,
       {
@@ -64,10 +130,16 @@ export async function createCore({ config, stores, clock = systemClock, hasher, 
     ),
   });
   const purgeExpired = async () => {
-    const [purged, counters] = await Promise.all([sessions.purgeExpired(), stores.counters.purge(clock.now())]);
+    const now = clock.now();
+    const [purged, counters, linkTokens, sent] = await Promise.all([
+      sessions.purgeExpired(),
+      stores.counters.purge(now),
+      stores.linkTokens.purge(now),
+      stores.outbox.purge(now - DONE_KEPT_MS),
+    ]);
     // After the sessions: purging them raises the generation and logs a change.
     const changes = await stores.generation.purge();
-    return { ...purged, counters, changes };
+    return { ...purged, counters, changes, linkTokens, outbox: sent };
   };
   let loadedVersion = keysVersion(config);
   const reloadKeysIfChanged = () => {
@@ -78,5 +150,14 @@ export async function createCore({ config, stores, clock = systemClock, hasher, 
     loadedVersion = version;
     return true;
   };
-  return { accounts, sessions, tokens, purgeExpired, reloadKeysIfChanged };
+  return {
+    accounts,
+    sessions,
+    emailFlows,
+    tokens,
+    outboxWorker: worker,
+    mailTransport,
+    purgeExpired,
+    reloadKeysIfChanged,
+  };
 }

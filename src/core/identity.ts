@@ -53,10 +53,10 @@ export function usernameProblems(raw: string): FieldProblem[] {
   return [];
 }
 
-export function emailProblems(raw: string): FieldProblem[] {
+export function emailProblems(raw: string, field = 'email'): FieldProblem[] {
   const value = normalizeEmail(raw);
-  if (value.length > EMAIL_MAX) return [{ field: 'email', problem: 'too_long' }];
-  if (!EMAIL_SHAPE.test(value)) return [{ field: 'email', problem: 'invalid_format' }];
+  if (value.length > EMAIL_MAX) return [{ field, problem: 'too_long' }];
+  if (!EMAIL_SHAPE.test(value)) return [{ field, problem: 'invalid_format' }];
   return [];
 }
 

@@ -29,4 +29,11 @@ export interface Principal {
 
 export type LogoutScope = 'local' | 'others' | 'global';
 
-export type EndReason = 'logout' | 'revoked' | 'refresh_reuse' | 'password_changed' | 'disabled' | 'ended_by_user';
+export type EndReason =
+  | 'logout'
+  | 'revoked'
+  | 'refresh_reuse'
+  | 'password_changed'
+  | 'password_reset'
+  | 'disabled'
+  | 'ended_by_user';

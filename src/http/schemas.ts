@@ -22,6 +22,7 @@ export const UserSummary = Type.Object({
   email: Type.String(),
   roles: Type.Array(Type.String()),
   disabled: Type.Boolean(),
+  email_verified: Type.Boolean({ description: 'Whether the address was proven by a mailed link.' }),
   created_at: Type.String({ format: 'date-time' }),
 });
 
@@ -40,6 +41,13 @@ export const SessionView = Type.Object({
 
 export const RefreshTokenBody = Type.Object({
   refresh_token: Type.Optional(Type.String({ maxLength: 8192 })),
+});
+
+/** A body naming an address: the answer is the same whether or not it has an account. */
+export const EmailBody = Type.Object({ email: Type.String({ minLength: 1, maxLength: EMAIL_MAX }) });
+
+export const LinkTokenBody = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 256, description: 'From the link in the mail.' }),
 });
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -61,6 +69,10 @@ export function bodySchemas(config: Config) {
       username: Type.Optional(Type.String({ minLength: 1, maxLength: EMAIL_MAX, description: 'Username or email.' })),
       email: Type.Optional(Type.String({ minLength: 1, maxLength: EMAIL_MAX })),
       password: Type.String({ minLength: 1, maxLength: config.password.maxLength }),
+    }),
+    resetPassword: Type.Object({
+      token: Type.String({ minLength: 1, maxLength: 256, description: 'From the link in the reset mail.' }),
+      new_password: password('Same rules as at registration.'),
     }),
     changePassword: Type.Object({
       current_password: Type.String({ minLength: 1, maxLength: config.password.maxLength }),

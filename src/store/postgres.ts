@@ -38,6 +38,10 @@ const perRow = (trigger: { table: string; name: string; subject: string }, event
 export const postgresEngine: SqlEngine = {
   name: 'PostgreSQL',
   isUniqueViolation: (error) => error instanceof Error && 'code' in error && error.code === '23505',
+  // deadlock_detected, serialization_failure: PostgreSQL aborted one side; the other committed.
+  isConflict: (error) =>
+    error instanceof Error && 'code' in error && (error.code === '40P01' || error.code === '40001'),
+  skipLockedRows: true,
   isUnavailable: (error) =>
     error instanceof Error &&
     (UNAVAILABLE_CODES.has('code' in error ? String(error.code) : '') || UNAVAILABLE_MESSAGE.test(error.message)),

@@ -11,6 +11,8 @@ export interface UsersTable {
   disabled: number;
   created_at: number;
   updated_at: number;
+  /** When the current address was proven by a mailed link; null until then. */
+  email_verified_at: number | null;
 }
 
 export interface SessionsTable {
@@ -50,6 +52,34 @@ export interface ChangesTable {
   subject: string;
 }
 
+export interface LinkTokensTable {
+  /** SHA-256 of the token, hex: the token itself is never stored. */
+  token_hash: string;
+  user_id: string;
+  purpose: string;
+  /** The address the link was sent to (for an email change, the new one). */
+  email: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface OutboxTable {
+  id: string;
+  topic: string;
+  /** Sealed (AES-256-GCM) while pending; cleared once done or failed. */
+  payload: string | null;
+  /** Who a mail is for, kept in clear for `tessera mail status`. */
+  recipient: string | null;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -57,4 +87,6 @@ export interface Database {
   rate_counters: RateCountersTable;
   tessera_generation: GenerationTable;
   tessera_changes: ChangesTable;
+  link_tokens: LinkTokensTable;
+  outbox: OutboxTable;
 }

@@ -10,6 +10,10 @@ export interface SqlEngine {
   isUniqueViolation(error: unknown): boolean;
   /** The server could not be reached or did not answer in time: a 503 to retry, not a bug. */
   isUnavailable(error: unknown): boolean;
+  /** A transaction aborted by the engine for a conflict (a deadlock): running it again is right. */
+  isConflict(error: unknown): boolean;
+  /** Whether `select … for update skip locked` exists, for claiming rows without queueing. */
+  readonly skipLockedRows: boolean;
   /**
    * The triggers of migration 2026-11-29-003 (see generation-triggers.ts), in this engine's
    * dialect. Frozen with that migration: a change to them is a new migration.

@@ -25,6 +25,9 @@ export const sqliteEngine: SqlEngine = {
     (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
   // A file on this machine: there is no server to lose. A lock held past busy_timeout is a bug to see.
   isUnavailable: () => false,
+  // One writer at a time: another process holding the lock past busy_timeout is the only conflict.
+  isConflict: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY',
+  skipLockedRows: false,
   generationTriggers: {
     up: [
       `create trigger ${sessionEnded.name} after update of ended_at on ${sessionEnded.table}

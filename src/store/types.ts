@@ -11,6 +11,8 @@ export interface UserRecord {
   disabled: boolean;
   createdAt: number;
   updatedAt: number;
+  /** When the current address was proven by a mailed link; null until then. */
+  emailVerifiedAt: number | null;
 }
 
 export interface NewUser {
@@ -41,6 +43,81 @@ export interface UserStore {
   replacePasswordHash(id: string, expected: string, next: string, now: number): Promise<boolean>;
   update(id: string, patch: UserPatch, now: number): Promise<UserRecord | undefined>;
   delete(id: string): Promise<boolean>;
+  /** Marks the address proven, only if it is still `email`; false otherwise. */
+  markEmailVerified(id: string, email: string, now: number): Promise<boolean>;
+  /** Replaces the address (proven by the link that brought it); 'taken' if another user has it. */
+  changeEmail(id: string, email: string, emailKey: string, now: number): Promise<'changed' | 'taken' | 'missing'>;
+}
+
+export type LinkPurpose = 'verify_email' | 'reset_password' | 'change_email';
+
+/** A one-time token sent by mail, known here only by its hash. */
+export interface LinkTokenRecord {
+  hash: string;
+  userId: string;
+  purpose: LinkPurpose;
+  /** The address the link went to (for an email change, the new address). */
+  email: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface LinkTokenStore {
+  /** Stores a token and voids the user's unused tokens of the same purpose. */
+  issue(token: LinkTokenRecord): Promise<void>;
+  /**
+   * Uses up a live token of one of `purposes` and returns it, atomically: of any number of
+   * concurrent callers with one token, one gets it. Undefined for an unknown, used, expired or
+   * other-purpose token (which stays as it was).
+   */
+  consume(hash: string, purposes: readonly LinkPurpose[], now: number): Promise<LinkTokenRecord | undefined>;
+  /** Deletes used and expired tokens. */
+  purge(now: number): Promise<number>;
+}
+
+export interface OutboxEntry {
+  id: string;
+  /** What the payload is: a mail to send, or a job that may queue one. */
+  topic: string;
+  /** Sealed by the caller: the store never sees what a mail says. */
+  payload: string;
+  recipient: string | null;
+  createdAt: number;
+}
+
+export interface ClaimedEntry extends OutboxEntry {
+  /** Tries so far, this one included. */
+  attempts: number;
+}
+
+export interface OutboxFailure {
+  id: string;
+  topic: string;
+  recipient: string | null;
+  attempts: number;
+  createdAt: number;
+  finishedAt: number;
+  error: string;
+}
+
+/** A durable queue: entries are written in the transaction of the change that causes them. */
+export interface OutboxStore {
+  enqueue(entry: OutboxEntry): Promise<void>;
+  /**
+   * Claims up to `limit` due entries until `leaseUntil`: no other caller, on any instance, gets
+   * them before then. An entry whose claimant died is due again when its lease ends.
+   */
+  claim(now: number, leaseUntil: number, limit: number): Promise<ClaimedEntry[]>;
+  /** Done: the payload is dropped. */
+  complete(id: string, now: number): Promise<void>;
+  /** Released for another try at `nextAttemptAt`. */
+  retry(id: string, nextAttemptAt: number, error: string): Promise<void>;
+  /** Given up: recorded with the reason, payload dropped. */
+  fail(id: string, now: number, error: string): Promise<void>;
+  pendingCount(): Promise<number>;
+  failures(limit: number): Promise<OutboxFailure[]>;
+  /** Deletes entries done before `before`. */
+  purge(before: number): Promise<number>;
 }
 
 export interface SessionRecord {
@@ -158,10 +235,16 @@ export interface Generation {
   changedSince(since: number): ReadonlySet<string> | undefined;
 }
 
-/** What one database engine provides. */
-export interface EngineStores {
+/** The stores whose writes can share one transaction. */
+export interface TransactionStores {
   users: UserStore;
   sessions: SessionStore;
+  linkTokens: LinkTokenStore;
+  outbox: OutboxStore;
+}
+
+/** What one database engine provides. */
+export interface EngineStores extends TransactionStores {
   durableRevocations: DurableRevocationStore;
   counters: CounterStore;
   generation: GenerationSource;
@@ -171,6 +254,12 @@ export interface EngineStores {
    * (the caller answers 503 and may retry) rather than a bug. Only the engine knows its errors.
    */
   isUnavailable(error: unknown): boolean;
+  /**
+   * Runs `work` in one transaction: all its writes commit together or not at all. Retried from
+   * the start when the engine aborts it for a conflict (a deadlock), so `work` must only write
+   * through `stores`.
+   */
+  transaction<T>(work: (stores: TransactionStores) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

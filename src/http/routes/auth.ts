@@ -99,6 +99,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
             username: user.username,
             email: user.email,
             roles: user.roles,
+            email_verified: user.emailVerifiedAt !== null,
             created_at: iso(user.createdAt),
           },
         };

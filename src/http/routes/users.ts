@@ -14,6 +14,7 @@ const summary = (user: UserRecord) => ({
   email: user.email,
   roles: user.roles,
   disabled: user.disabled,
+  email_verified: user.emailVerifiedAt !== null,
   created_at: iso(user.createdAt),
 });
 

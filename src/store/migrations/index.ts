@@ -7,6 +7,7 @@ import type { SqlEngine } from '../sql-engine.js';
 import { initial } from './2026-11-24-001-initial.js';
 import { rateCounters } from './2026-11-24-002-rate-counters.js';
 import { cacheGeneration } from './2026-11-29-003-cache-generation.js';
+import { mail } from './2026-11-30-004-mail.js';
 import type { AnyDb } from './any-db.js';
 
 /** Every migration by name, for one engine (some carry statements in its dialect). */
@@ -15,6 +16,7 @@ export function migrations(engine: SqlEngine): Readonly<Record<string, Migration
     '2026-11-24-001-initial': initial,
     '2026-11-24-002-rate-counters': rateCounters,
     '2026-11-29-003-cache-generation': cacheGeneration(engine),
+    '2026-11-30-004-mail': mail,
   };
 }
 

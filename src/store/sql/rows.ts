@@ -13,6 +13,7 @@ export function toUser(row: Selectable<UsersTable>): UserRecord {
     disabled: Number(row.disabled) === 1,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    emailVerifiedAt: row.email_verified_at === null ? null : Number(row.email_verified_at),
   };
 }
 

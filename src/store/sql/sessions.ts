@@ -18,6 +18,7 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
         'u.disabled',
         'u.created_at as user_created_at',
         'u.updated_at as user_updated_at',
+        'u.email_verified_at',
       ])
       .where('s.id', '=', '')
       .compile(),
@@ -61,6 +62,7 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
         disabled: row.disabled,
         created_at: row.user_created_at,
         updated_at: row.user_updated_at,
+        email_verified_at: row.email_verified_at,
       });
       return { session: toSession(row), user };
     },
@@ -91,20 +93,14 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
       return Number(result.numUpdatedRows) === 1;
     },
     async endAllForUser(userId, reason, now, exceptId) {
-      return db.transaction().execute(async (trx) => {
-        let live = trx.selectFrom('sessions').select('id').where('user_id', '=', userId).where('ended_at', 'is', null);
-        if (exceptId !== undefined) live = live.where('id', '!=', exceptId);
-        const ids = (await live.execute()).map((r) => r.id);
-        if (ids.length > 0) {
-          await trx
-            .updateTable('sessions')
-            .set({ ended_at: now, end_reason: reason })
-            .where('id', 'in', ids)
-            .where('ended_at', 'is', null)
-            .execute();
-        }
-        return ids;
-      });
+      // One statement that says what it ended: it can run inside a caller's transaction.
+      let live = db
+        .updateTable('sessions')
+        .set({ ended_at: now, end_reason: reason })
+        .where('user_id', '=', userId)
+        .where('ended_at', 'is', null);
+      if (exceptId !== undefined) live = live.where('id', '!=', exceptId);
+      return (await live.returning('id').execute()).map((r) => r.id);
     },
     async listLive(userId, now) {
       const rows = await db

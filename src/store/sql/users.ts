@@ -25,6 +25,7 @@ export function createUserStore(db: Kysely<Database>, engine: SqlEngine): UserSt
             disabled: 0,
             created_at: user.createdAt,
             updated_at: user.createdAt,
+            email_verified_at: null,
           })
           .execute();
         return 'inserted';
@@ -76,6 +77,28 @@ export function createUserStore(db: Kysely<Database>, engine: SqlEngine): UserSt
     async delete(id) {
       const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
+    },
+    async markEmailVerified(id, email, now) {
+      const result = await db
+        .updateTable('users')
+        .set({ email_verified_at: now, updated_at: now })
+        .where('id', '=', id)
+        .where('email', '=', email)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+    async changeEmail(id, email, emailKey, now) {
+      try {
+        const result = await db
+          .updateTable('users')
+          .set({ email, email_key: emailKey, email_verified_at: now, updated_at: now })
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) === 1 ? 'changed' : 'missing';
+      } catch (error) {
+        if (engine.isUniqueViolation(error)) return 'taken';
+        throw error;
+      }
     },
   };
 }

@@ -1,0 +1,121 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import type { SqlEngine } from '../sql-engine.js';
+import type { OutboxStore } from '../types.js';
+
+/** Errors are kept short in the table: they are for an operator's eyes, not a log. */
+const MAX_ERROR = 1000;
+
+export function createOutboxStore(db: Kysely<Database>, engine: SqlEngine): OutboxStore {
+  return {
+    async enqueue(entry) {
+      await db
+        .insertInto('outbox')
+        .values({
+          id: entry.id,
+          topic: entry.topic,
+          payload: entry.payload,
+          recipient: entry.recipient,
+          state: 'pending',
+          attempts: 0,
+          next_attempt_at: entry.createdAt,
+          claimed_until: null,
+          last_error: null,
+          created_at: entry.createdAt,
+          finished_at: null,
+        })
+        .execute();
+    },
+    async claim(now, leaseUntil, limit) {
+      let due = db
+        .selectFrom('outbox')
+        .select('id')
+        .where('state', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]))
+        .orderBy('next_attempt_at')
+        .limit(limit);
+      // Where rows can be locked, instances claiming at once skip each other's rows instead of
+      // queueing on them; SQLite has one writer, so its single statement is already exclusive.
+      if (engine.skipLockedRows) due = due.forUpdate().skipLocked();
+      const rows = await db
+        .updateTable('outbox')
+        .set((eb) => ({ claimed_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
+        .where('id', 'in', due)
+        .where('state', '=', 'pending')
+        .returning(['id', 'topic', 'payload', 'recipient', 'created_at', 'attempts'])
+        .execute();
+      return rows
+        .filter((r) => r.payload !== null)
+        .map((r) => ({
+          id: r.id,
+          topic: r.topic,
+          payload: r.payload ?? '',
+          recipient: r.recipient,
+          createdAt: Number(r.created_at),
+          attempts: Number(r.attempts),
+        }));
+    },
+    async complete(id, now) {
+      await db
+        .updateTable('outbox')
+        .set({ state: 'done', payload: null, finished_at: now, claimed_until: null })
+        .where('id', '=', id)
+        .execute();
+    },
+    async retry(id, nextAttemptAt, error) {
+      await db
+        .updateTable('outbox')
+        .set({ next_attempt_at: nextAttemptAt, claimed_until: null, last_error: error.slice(0, MAX_ERROR) })
+        .where('id', '=', id)
+        .execute();
+    },
+    async fail(id, now, error) {
+      await db
+        .updateTable('outbox')
+        .set({
+          state: 'failed',
+          payload: null,
+          finished_at: now,
+          claimed_until: null,
+          last_error: error.slice(0, MAX_ERROR),
+        })
+        .where('id', '=', id)
+        .execute();
+    },
+    async pendingCount() {
+      const row = await db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('state', '=', 'pending')
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+    async failures(limit) {
+      const rows = await db
+        .selectFrom('outbox')
+        .select(['id', 'topic', 'recipient', 'attempts', 'created_at', 'finished_at', 'last_error'])
+        .where('state', '=', 'failed')
+        .orderBy('finished_at', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        topic: r.topic,
+        recipient: r.recipient,
+        attempts: Number(r.attempts),
+        createdAt: Number(r.created_at),
+        finishedAt: Number(r.finished_at ?? 0),
+        error: r.last_error ?? '',
+      }));
+    },
+    async purge(before) {
+      const result = await db
+        .deleteFrom('outbox')
+        .where('state', '=', 'done')
+        .where('finished_at', '<=', before)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
