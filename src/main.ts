@@ -9,7 +9,10 @@ import { readPassword } from './cli-input.js';
 import { systemClock } from './clock.js';
 import { ConfigError, type LoadedConfig, loadConfig, readEnvironment } from './config.js';
 import { importFlaskUsers } from './core/flask-import.js';
+import { emailProblems } from './core/identity.js';
 import { AppError } from './errors.js';
+import { createMailRenderer } from './mail/templates.js';
+import { createMailTransport } from './outbox/mail-transport.js';
 import { serve } from './server.js';
 import { readFlaskUsers } from './store/flask-source.js';
 import { migrateToLatest } from './store/migrations/index.js';
@@ -25,6 +28,8 @@ const USAGE = `Usage: tessera <command>
   user promote U --role ROLE                    give a user a role (e.g. admin)
   import flask <path-to-db.sqlite3>             import the Flask app's users, keeping ids and passwords
   keys rotate                                   make a new signing key (EdDSA/ES256/RS256); old ones verify until their tokens expire
+  mail test --to ADDRESS                        send a test mail now, through SMTP_URL (or into DATA_DIR/mail)
+  mail status                                   mail waiting to be sent, and mail that failed for good
 
 Configuration comes from the environment and ./.env; see the README.`;
 
@@ -52,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
     case 'keys':
       if (rest.length !== 1 || rest[0] !== 'rotate') throw new UsageError('keys takes: rotate');
       return rotate(loaded);
+    case 'mail':
+      return mail(loaded, rest);
     default:
       throw new UsageError(`Unknown command: ${command}`);
   }
@@ -143,6 +150,49 @@ async function importUsers({ config }: LoadedConfig, args: string[]): Promise<nu
   } finally {
     await stores.close();
   }
+}
+
+async function mail({ config }: LoadedConfig, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'test') {
+    const { values } = parseArgs({ args: rest, options: { to: { type: 'string' } }, strict: true });
+    if (!values.to || emailProblems(values.to).length > 0) throw new UsageError('mail test needs --to ADDRESS.');
+    if (config.mail.disabled) throw new UsageError('Mail is turned off (MAIL_DISABLED=true).');
+    const transport = createMailTransport({
+      smtpUrl: config.mail.smtpUrl,
+      from: config.mail.from,
+      dropDir: config.mail.dropDir,
+      info: (message, context) => console.log(`${message}: ${JSON.stringify(context)}`),
+    });
+    try {
+      const rendered = createMailRenderer(config.mail.templatesDir).render('test', values.to, {});
+      await transport.send(rendered, `<test-${Date.now()}@${new URL(config.publicUrl).hostname}>`);
+      console.log(
+        `Sent a test mail to ${values.to} ${config.mail.smtpUrl ? 'through SMTP_URL' : 'into the development mail folder'}.`,
+      );
+      return 0;
+    } finally {
+      transport.close();
+    }
+  }
+  if (sub === 'status') {
+    const stores = await openStores(config, { migrate: true });
+    try {
+      const [counts, failures] = await Promise.all([stores.outbox.counts(), stores.outbox.failures(50)]);
+      console.log(
+        `${counts.pending} waiting to be sent; ${counts.done} sent in the last 7 days; ${counts.failed} failed for good${failures.length > 0 ? ' (newest first, at most 50):' : '.'}`,
+      );
+      for (const f of failures) {
+        console.log(
+          `  ${new Date(f.finishedAt).toISOString()}  ${f.topic}  ${f.recipient ?? '-'}  after ${f.attempts} attempt(s): ${f.error}`,
+        );
+      }
+      return 0;
+    } finally {
+      await stores.close();
+    }
+  }
+  throw new UsageError('mail takes: test --to ADDRESS, or status.');
 }
 
 function rotate({ config }: LoadedConfig): number {

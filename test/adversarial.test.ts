@@ -4,7 +4,7 @@
  * at the end the log must hold no password and no token.
  */
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import {
@@ -66,6 +66,17 @@ const registerWith =
     headers: { 'content-type': 'application/json' },
     payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
   });
+const postJson =
+  (url: string, payload: unknown, headers: (c: Context) => Record<string, string> = () => ({})) =>
+  (c: Context): InjectOptions => ({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', ...headers(c) },
+    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
+/** A token of the right shape (43 base64url characters) that nobody issued. */
+const guessedLink = randomBytes(32).toString('base64url');
+
 const unsigned = (header: Record<string, unknown>, payload: Record<string, unknown>, signature = '') =>
   `${b64(header)}.${b64(payload)}.${signature}`;
 
@@ -444,6 +455,67 @@ const CASES: Case[] = [
     status: 415,
     code: 'unsupported_media_type',
   },
+  // one-time mail links: guessed, malformed, hostile
+  {
+    name: 'a guessed verification token',
+    request: postJson('/auth/verify', { token: guessedLink }),
+    status: 400,
+    code: 'invalid_link_token',
+  },
+  {
+    name: 'a guessed reset token with a good new password',
+    request: postJson('/auth/password/reset', { token: guessedLink, new_password: 'a perfectly good passphrase' }),
+    status: 400,
+    code: 'invalid_link_token',
+  },
+  {
+    name: 'SQL in a link token',
+    request: postJson('/auth/verify', { token: "' OR used_at IS NULL --" }),
+    status: 400,
+    code: 'invalid_link_token',
+  },
+  {
+    name: 'a link token as an object',
+    request: postJson('/auth/verify', { token: { $ne: null } }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'a token hash sent as the token',
+    request: postJson('/auth/verify', { token: 'a'.repeat(64) }),
+    status: 400,
+    code: 'invalid_link_token',
+  },
+  {
+    name: 'a weak password with a guessed reset token, refused before any lookup',
+    request: postJson('/auth/password/reset', { token: guessedLink, new_password: 'password' }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'header injection in a forgot-password address',
+    request: postJson('/auth/password/forgot', { email: 'victim@example.com\r\nBcc: everyone@example.com' }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'a list of addresses to resend to',
+    request: postJson('/auth/verify/resend', { email: ['a@example.com', 'b@example.com'] }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'an email change to a malformed address',
+    request: postJson('/auth/email', { new_email: 'not-an-address' }, (c) => bearer(c.tokens.access_token)),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'an email change with no token at all',
+    request: postJson('/auth/email', { new_email: 'thief@example.com' }),
+    status: 401,
+    code: 'authorization_required',
+  },
   {
     name: 'a refresh token revoking someone by body without its own validity',
     request: (c) => ({
@@ -504,6 +576,37 @@ describe('adversarial suite', () => {
         .error,
       'token_revoked',
     );
+  });
+
+  it('a page reflects a hostile token only escaped, under a CSP that runs no script', async () => {
+    const hostile = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
+    for (const page of ['/verify-email', '/reset-password']) {
+      const response = await test.app.inject({ method: 'GET', url: `${page}?token=${encodeURIComponent(hostile)}` });
+      assert.equal(response.statusCode, 200);
+      assert.ok(!response.body.includes('<script>alert'), 'no script');
+      assert.ok(!response.body.includes('<img src=x'), 'no injected element');
+      assert.match(response.body, /&#34;&#62;&#60;script&#62;/);
+      assert.doesNotMatch(String(response.headers['content-security-policy']), /script-src|unsafe/);
+    }
+  });
+
+  it('a page POST with a guessed token changes nothing and says so in HTML', async () => {
+    const before = await snapshot(test.stores, test.clock.now());
+    for (const [page, body] of [
+      ['/verify-email', `token=${guessedLink}`],
+      ['/reset-password', `token=${guessedLink}&new_password=a+perfectly+good+passphrase`],
+    ] as const) {
+      const response = await test.app.inject({
+        method: 'POST',
+        url: page,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: body,
+      });
+      assert.equal(response.statusCode, 400);
+      assert.match(String(response.headers['content-type']), /^text\/html/);
+      assert.match(response.body, /role="alert"/);
+    }
+    assert.equal(await snapshot(test.stores, test.clock.now()), before);
   });
 
   it('leaves no password and no token in the server log (at LOG_LEVEL=trace)', () => {

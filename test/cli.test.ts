@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PASSWORD, SECRET } from './helpers.js';
+import { startMailServer } from './mail-server.js';
 import { MAIN, startServer, TSX } from './server-process.js';
 
 interface Run {
@@ -103,5 +104,33 @@ describe('tessera CLI', () => {
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0, server.output());
     assert.match(server.output(), /shutting down/);
+  });
+
+  it('mail test sends through SMTP_URL at once; mail status lists what waits and what failed for good', async (t) => {
+    const mail = await startMailServer(t);
+    const env = { ...environment(), SMTP_URL: mail.url };
+    const sent = await tessera(['mail', 'test', '--to', 'ops@example.com'], env);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.match(sent.stdout, /Sent a test mail to ops@example\.com through SMTP_URL/);
+    assert.match((await mail.waitFor((m) => m.to === 'ops@example.com')).subject, /Test mail/);
+
+    // A sign-up whose mail is refused for good, by a server running on its own.
+    mail.rejectRecipient('gone@example.com');
+    const server = await startServer(env, t);
+    const registered = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'gone', email: 'gone@example.com', password: PASSWORD }),
+    });
+    assert.equal(registered.status, 201);
+    let status = await tessera(['mail', 'status'], env);
+    for (let i = 0; i < 50 && !/ 1 failed for good/.test(status.stdout); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      status = await tessera(['mail', 'status'], env);
+    }
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^0 waiting to be sent; 0 sent in the last 7 days; 1 failed for good/);
+    assert.match(status.stdout, /mail {2}gone@example\.com {2}after 1 attempt\(s\): .*550/);
+    assert.equal((await tessera(['mail', 'test'], env)).code, 2, 'no --to is a usage error');
   });
 });

@@ -29,6 +29,8 @@ const FIELDS = [
   'new_password',
   'roles',
   'disabled',
+  'token',
+  'new_email',
   '__proto__',
   'constructor',
 ];
@@ -73,6 +75,11 @@ describe('fuzzing every JSON body (fast-check)', () => {
     ],
     ['POST /auth/logout', () => ({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) })],
     ['POST /auth/password', () => ({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token) })],
+    ['POST /auth/verify', () => ({ method: 'POST', url: '/auth/verify' })],
+    ['POST /auth/verify/resend', () => ({ method: 'POST', url: '/auth/verify/resend' })],
+    ['POST /auth/password/forgot', () => ({ method: 'POST', url: '/auth/password/forgot' })],
+    ['POST /auth/password/reset', () => ({ method: 'POST', url: '/auth/password/reset' })],
+    ['POST /auth/email', () => ({ method: 'POST', url: '/auth/email', headers: bearer(tokens.access_token) })],
     [
       'PATCH /users/{id}',
       () => ({ method: 'PATCH', url: `/users/${memberId}`, headers: bearer(adminTokens.access_token) }),

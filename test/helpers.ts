@@ -198,14 +198,18 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; pay
 
 /**
  * Everything an attacker could hope to change, as one comparable value: every user with its
- * hash, roles and flag, every live session with its refresh state, every live revocation.
+ * hash, roles, flags and proven address, every live session with its refresh state, every live
+ * revocation, and how much mail and how many jobs were ever queued.
  * Rate-limit counters are left out: counting an attack is the defence, not a change.
  */
 export async function snapshot(stores: Stores, now: number): Promise<string> {
   const { users } = await stores.users.list(0, 10_000);
   const sessions = await Promise.all(users.map((u) => stores.sessions.listLive(u.id, now)));
   const revoked = await stores.durableRevocations.listLive(0, '', 1_000_000);
-  return JSON.stringify({ users, sessions, revoked });
+  // Every entry ever queued (a delivery moves one between states, never adds or removes one).
+  const counts = await stores.outbox.counts();
+  const queued = counts.pending + counts.done + counts.failed;
+  return JSON.stringify({ users, sessions, revoked, queued });
 }
 
 /**

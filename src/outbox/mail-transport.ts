@@ -32,10 +32,9 @@ export function createMailTransport(o: MailTransportOptions): MailTransport {
       async send(mail, messageId) {
         const info = await writer.sendMail({ ...mail, from: o.from, messageId });
         mkdirSync(o.dropDir, { recursive: true });
-        const file = join(
-          o.dropDir,
-          `${new Date().toISOString().replace(/[:.]/g, '-')}-${messageId.replace(/[^\w.-]/g, '')}.eml`,
-        );
+        // Named by time, then the outbox id: `ls` lists them in the order they were sent.
+        const id = messageId.replace(/^<|@.*$/g, '').replace(/[^\w.-]/g, '');
+        const file = join(o.dropDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${id}.eml`);
         writeFileSync(file, info.message as Buffer, { mode: 0o600 });
         o.info('mail written to the development mail folder (set SMTP_URL to send it)', { file, to: mail.to });
       },

@@ -114,7 +114,8 @@ export interface OutboxStore {
   retry(id: string, nextAttemptAt: number, error: string): Promise<void>;
   /** Given up: recorded with the reason, payload dropped. */
   fail(id: string, now: number, error: string): Promise<void>;
-  pendingCount(): Promise<number>;
+  /** How many entries are in each state. */
+  counts(): Promise<{ pending: number; done: number; failed: number }>;
   failures(limit: number): Promise<OutboxFailure[]>;
   /** Deletes entries done before `before`. */
   purge(before: number): Promise<number>;

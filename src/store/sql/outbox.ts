@@ -83,13 +83,14 @@ export function createOutboxStore(db: Kysely<Database>, engine: SqlEngine): Outb
         .where('id', '=', id)
         .execute();
     },
-    async pendingCount() {
-      const row = await db
+    async counts() {
+      const rows = await db
         .selectFrom('outbox')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('state', '=', 'pending')
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
+        .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('state')
+        .execute();
+      const count = (state: string) => Number(rows.find((r) => r.state === state)?.n ?? 0);
+      return { pending: count('pending'), done: count('done'), failed: count('failed') };
     },
     async failures(limit) {
       const rows = await db
