@@ -64,6 +64,8 @@ function tessera(env: Record<string, string>): Promise<Server> {
     LOG_LEVEL: 'info', // the level that prints the listening address; still no per-request lines
     RATE_LIMIT_PER_IP: '1000000',
     NODE_ENV: 'production',
+    // No mail server here, and no scenario sends mail: production needs SMTP_URL or this.
+    MAIL_DISABLED: 'true',
     // As npm start sets it: see "Memory" in the README.
     MALLOC_ARENA_MAX: '1',
     ...env,

@@ -23,6 +23,7 @@ import { perIpLimit } from './http/rate-limit.js';
 import { authRoutes } from './http/routes/auth.js';
 import { emailRoutes } from './http/routes/email.js';
 import { healthRoutes } from './http/routes/health.js';
+import { mfaRoutes } from './http/routes/mfa.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { userRoutes } from './http/routes/users.js';
 import { wellKnownRoutes } from './http/routes/wellknown.js';
@@ -75,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     accounts: core.accounts,
     sessions: core.sessions,
     emailFlows: core.emailFlows,
+    mfa: core.mfa,
     health: stores.health,
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
     jwks: () => core.tokens.jwks(),
@@ -119,6 +121,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'auth', description: "Accounts, tokens and logout (the Flask app's paths and fields, kept)." },
         { name: 'sessions', description: "The caller's own sessions." },
         { name: 'email', description: 'Proving an address and recovering an account with mailed one-time links.' },
+        { name: 'mfa', description: 'Second factors (TOTP, recovery codes) and the second step of a login.' },
         { name: 'users', description: 'User administration, for the `admin` role.' },
         { name: 'health', description: 'Liveness and readiness, for load balancers.' },
         { name: 'keys', description: "Public keys for services that verify Tessera's tokens themselves." },
@@ -131,6 +134,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(authRoutes, services);
   await app.register(sessionRoutes, services);
   await app.register(emailRoutes, services);
+  await app.register(mfaRoutes, services);
   await app.register(linkPages, services);
   await app.register(userRoutes, services);
   await app.register(healthRoutes, services);

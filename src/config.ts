@@ -68,6 +68,12 @@ export interface Config {
   mail: MailConfig;
   /** Login refuses a correct password until the address is proven (403 email_not_verified). */
   requireEmailVerification: boolean;
+  mfa: {
+    /** The issuer authenticator apps show beside the account name. */
+    issuer: string;
+    /** What TOTP secrets are sealed with (AES-256-GCM, by HKDF): MFA_ENCRYPTION_KEY, else SECRET_KEY. */
+    encryptionKey: string | undefined;
+  };
 }
 
 export interface MailConfig {
@@ -242,7 +248,19 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
       perAddressPerHour: integer('MAIL_PER_ADDRESS_PER_HOUR', 5, 1, 1000),
     },
     requireEmailVerification: read('REQUIRE_EMAIL_VERIFICATION', false, parseBoolean, 'true or false'),
+    mfa: {
+      issuer: read(
+        'MFA_ISSUER',
+        'Tessera',
+        (raw) => (/^[^:\r\n]{1,64}$/.test(raw.trim()) ? raw.trim() : undefined),
+        '1 to 64 characters, no colon',
+      ),
+      encryptionKey: env.MFA_ENCRYPTION_KEY || undefined,
+    },
   };
+  if (config.mfa.encryptionKey !== undefined && Buffer.byteLength(config.mfa.encryptionKey) < 32) {
+    problems.push('MFA_ENCRYPTION_KEY is shorter than 32 bytes; use at least 32 random bytes.');
+  }
   if (production && !config.mail.smtpUrl && !config.mail.disabled) {
     problems.push(
       'SMTP_URL is required with NODE_ENV=production, so that no mail is silently dropped; set MAIL_DISABLED=true to run without mail (the mail flows then answer 503).',

@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'unavailable'
   | 'internal'
   | 'invalid_link_token'
-  | 'email_not_verified';
+  | 'email_not_verified'
+  | 'invalid_mfa_code'
+  | 'mfa_required';
 
 export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   authorization_required: 401,
@@ -43,6 +45,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   internal: 500,
   invalid_link_token: 400,
   email_not_verified: 403,
+  invalid_mfa_code: 401,
+  mfa_required: 403,
 };
 
 export type Problem =

@@ -516,6 +516,55 @@ const CASES: Case[] = [
     status: 401,
     code: 'authorization_required',
   },
+  // the second step of a login, and managing factors
+  {
+    name: 'a guessed mfa_token',
+    request: postJson('/auth/mfa/verify', { mfa_token: guessedLink, code: '123456' }),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'an access token as the mfa_token',
+    request: (c) => postJson('/auth/mfa/verify', { mfa_token: c.tokens.access_token.slice(0, 120), code: '123456' })(c),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'an mfa step with neither a code nor a recovery code',
+    request: postJson('/auth/mfa/verify', { mfa_token: guessedLink }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: "confirming a factor that is not the caller's",
+    request: postJson('/auth/mfa/totp/00000000-0000-4000-8000-000000000000/confirm', { code: '123456' }, (c) =>
+      bearer(c.tokens.access_token),
+    ),
+    status: 404,
+    code: 'not_found',
+  },
+  {
+    name: 'removing a factor with an aal 1 token',
+    request: (c) => ({ method: 'DELETE', url: '/auth/mfa/totp/anything', headers: bearer(c.tokens.access_token) }),
+    status: 403,
+    code: 'mfa_required',
+  },
+  {
+    name: 'renewing recovery codes with an aal 1 token',
+    request: (c) => ({ method: 'POST', url: '/auth/mfa/recovery_codes', headers: bearer(c.tokens.access_token) }),
+    status: 403,
+    code: 'mfa_required',
+  },
+  {
+    name: "a member resetting someone's second factors",
+    request: (c) => ({
+      method: 'DELETE',
+      url: '/users/00000000-0000-4000-8000-000000000000/mfa',
+      headers: bearer(c.tokens.access_token),
+    }),
+    status: 403,
+    code: 'forbidden',
+  },
   {
     name: 'a refresh token revoking someone by body without its own validity',
     request: (c) => ({

@@ -31,6 +31,9 @@ const FIELDS = [
   'disabled',
   'token',
   'new_email',
+  'mfa_token',
+  'code',
+  'recovery_code',
   '__proto__',
   'constructor',
 ];
@@ -80,6 +83,11 @@ describe('fuzzing every JSON body (fast-check)', () => {
     ['POST /auth/password/forgot', () => ({ method: 'POST', url: '/auth/password/forgot' })],
     ['POST /auth/password/reset', () => ({ method: 'POST', url: '/auth/password/reset' })],
     ['POST /auth/email', () => ({ method: 'POST', url: '/auth/email', headers: bearer(tokens.access_token) })],
+    ['POST /auth/mfa/verify', () => ({ method: 'POST', url: '/auth/mfa/verify' })],
+    [
+      'POST /auth/mfa/totp/{id}/confirm',
+      () => ({ method: 'POST', url: `/auth/mfa/totp/${memberId}/confirm`, headers: bearer(tokens.access_token) }),
+    ],
     [
       'PATCH /users/{id}',
       () => ({ method: 'PATCH', url: `/users/${memberId}`, headers: bearer(adminTokens.access_token) }),

@@ -92,9 +92,12 @@ for (const engine of ENGINES) {
         .flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`))
         .sort();
       assert.deepEqual(operations, [
+        'DELETE /auth/mfa/totp/{factor_id}',
         'DELETE /auth/sessions/{id}',
         'DELETE /users/{id}',
+        'DELETE /users/{id}/mfa',
         'GET /.well-known/jwks.json',
+        'GET /auth/mfa',
         'GET /auth/refresh',
         'GET /auth/revoke_token',
         'GET /auth/sessions',
@@ -108,6 +111,10 @@ for (const engine of ENGINES) {
         'POST /auth/email',
         'POST /auth/login',
         'POST /auth/logout',
+        'POST /auth/mfa/recovery_codes',
+        'POST /auth/mfa/totp',
+        'POST /auth/mfa/totp/{factor_id}/confirm',
+        'POST /auth/mfa/verify',
         'POST /auth/password',
         'POST /auth/password/forgot',
         'POST /auth/password/reset',

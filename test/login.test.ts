@@ -53,6 +53,8 @@ for (const engine of ENGINES) {
           exp: now + 900,
           fresh: true,
           roles: [],
+          aal: 1,
+          amr: ['pwd'],
           iss: 'tessera',
         },
       );

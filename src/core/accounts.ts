@@ -17,6 +17,7 @@ import {
   usernameProblems,
 } from './identity.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { MfaChallenge, MfaService } from './mfa.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { type PasswordRules, passwordProblems } from './password-policy.js';
 import type { SessionService } from './sessions.js';
@@ -30,11 +31,14 @@ export interface Registration {
 
 export type LoginIdentifier = { username: string } | { email: string };
 
+export type LoginResult = { tokens: TokenPair } | { mfa: MfaChallenge };
+
 export interface AccountServiceOptions {
   users: UserStore;
   /** For registration, whose user and verification mail commit together. */
   transaction: EngineStores['transaction'];
   emailFlows: EmailFlowService;
+  mfa: MfaService;
   /** Refuse a correct password until the address is proven. */
   requireEmailVerification: boolean;
   sessions: SessionService;
@@ -102,8 +106,12 @@ export class AccountService {
     return record;
   }
 
-  /** Checks a password login and returns the user; does not open a session. */
-  async verifyCredentials(identifier: LoginIdentifier, password: string, client: ClientInfo): Promise<UserRecord> {
+  /** Checks a password login: the user, and whether a second factor must follow. Opens no session. */
+  async verifyCredentials(
+    identifier: LoginIdentifier,
+    password: string,
+    client: ClientInfo,
+  ): Promise<{ user: UserRecord; secondFactor: boolean }> {
     const user = await this.findByIdentifier(identifier);
     const account = user
       ? `user:${user.id}`
@@ -120,7 +128,10 @@ export class AccountService {
       await this.o.throttle.recordFailure(account, ip);
       throw invalidCredentials();
     }
-    await this.o.throttle.recordSuccess(account, ip);
+    // With a second factor, a right password clears nothing: failures (wrong codes too) clear
+    // only when the second step succeeds, or knowing the password would buy endless code guesses.
+    const secondFactor = await this.o.mfa.required(user.id);
+    if (!secondFactor) await this.o.throttle.recordSuccess(account, ip);
     // Only someone who knows the password learns that the account is disabled.
     if (user.disabled) throw new AppError('account_disabled', 'This account has been disabled.');
     if (this.o.requireEmailVerification && user.emailVerifiedAt === null) {
@@ -130,12 +141,14 @@ export class AccountService {
       const next = await this.o.hasher.hash(password);
       await this.o.users.replacePasswordHash(user.id, user.passwordHash, next, this.o.clock.now());
     }
-    return user;
+    return { user, secondFactor };
   }
 
-  async login(identifier: LoginIdentifier, password: string, client: ClientInfo): Promise<TokenPair> {
-    const user = await this.verifyCredentials(identifier, password, client);
-    return this.o.sessions.open(user, client);
+  /** A right password opens a session, or, for a user with a second factor, starts its step. */
+  async login(identifier: LoginIdentifier, password: string, client: ClientInfo): Promise<LoginResult> {
+    const { user, secondFactor } = await this.verifyCredentials(identifier, password, client);
+    if (secondFactor) return { mfa: await this.o.mfa.challenge(user) };
+    return { tokens: await this.o.sessions.open(user, client) };
   }
 
   /** Needs the current password; ends every other session of the user. */

@@ -13,6 +13,7 @@ import { AccountService } from './accounts.js';
 import { EmailFlowService } from './email-flows.js';
 import { LoginThrottle } from './login-throttle.js';
 import { MailLimits } from './mail-limits.js';
+import { MfaService } from './mfa.js';
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.js';
 import { SessionService } from './sessions.js';
 import { werkzeugVerifier } from './werkzeug-hashes.js';
@@ -21,6 +22,7 @@ export interface Core {
   accounts: AccountService;
   sessions: SessionService;
   emailFlows: EmailFlowService;
+  mfa: MfaService;
   tokens: TokenService;
   /** Delivers queued mail and runs queued jobs; absent with MAIL_DISABLED. */
   outboxWorker: OutboxWorker | undefined;
@@ -34,6 +36,7 @@ export interface Core {
     changes: number;
     linkTokens: number;
     outbox: number;
+    mfaChallenges: number;
   }>;
   /** Picks up a key rotation made by `tessera keys rotate` (or another instance); true if keys changed. */
   reloadKeysIfChanged(): boolean;
@@ -110,36 +113,48 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     });
   }
 
+  const throttle = new LoginThrottle(
+    stores.counters,
+    {
+      perAccountAndIp: config.rateLimits.loginFailuresPerAccountAndIp,
+      perAccount: config.rateLimits.loginFailuresPerAccount,
+    },
+    clock,
+  );
+  const mfa = new MfaService({
+    stores,
+    sessions,
+    throttle,
+    // MFA_ENCRYPTION_KEY lets an operator rotate SECRET_KEY without re-enrolling every user.
+    sealer: createSealer(config.mfa.encryptionKey ?? config.secretKey, 'mfa'),
+    issuer: config.mfa.issuer,
+    clock,
+  });
   const accounts = new AccountService({
     users: stores.users,
     transaction: (work) => stores.transaction(work),
     emailFlows,
+    mfa,
     requireEmailVerification: config.requireEmailVerification,
     sessions,
     hasher,
     passwordRules: config.password,
     clock,
     warn,
-    throttle: new LoginThrottle(
-      stores.counters,
-      {
-        perAccountAndIp: config.rateLimits.loginFailuresPerAccountAndIp,
-        perAccount: config.rateLimits.loginFailuresPerAccount,
-      },
-      clock,
-    ),
+    throttle,
   });
   const purgeExpired = async () => {
     const now = clock.now();
-    const [purged, counters, linkTokens, sent] = await Promise.all([
+    const [purged, counters, linkTokens, sent, mfaChallenges] = await Promise.all([
       sessions.purgeExpired(),
       stores.counters.purge(now),
       stores.linkTokens.purge(now),
       stores.outbox.purge(now - DONE_KEPT_MS),
+      stores.mfa.purge(now),
     ]);
     // After the sessions: purging them raises the generation and logs a change.
     const changes = await stores.generation.purge();
-    return { ...purged, counters, changes, linkTokens, outbox: sent };
+    return { ...purged, counters, changes, linkTokens, outbox: sent, mfaChallenges };
   };
   let loadedVersion = keysVersion(config);
   const reloadKeysIfChanged = () => {
@@ -154,6 +169,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     accounts,
     sessions,
     emailFlows,
+    mfa,
     tokens,
     outboxWorker: worker,
     mailTransport,

@@ -17,7 +17,15 @@ import type {
 import type { TokenType } from '../tokens/claims.js';
 import type { TokenService } from '../tokens/token-service.js';
 import { AccessCache } from './access-cache.js';
-import type { ClientInfo, EndReason, LogoutScope, Principal, TokenPair } from './types.js';
+import {
+  type Assurance,
+  type ClientInfo,
+  type EndReason,
+  type LogoutScope,
+  PASSWORD_ONLY,
+  type Principal,
+  type TokenPair,
+} from './types.js';
 
 export interface SessionServiceOptions {
   sessions: SessionStore;
@@ -56,7 +64,8 @@ export class SessionService {
     });
   }
 
-  async open(user: UserRecord, client: ClientInfo): Promise<TokenPair> {
+  /** Opens a session at the assurance its login reached (a password alone: aal 1, amr ["pwd"]). */
+  async open(user: UserRecord, client: ClientInfo, assurance: Assurance = PASSWORD_ONLY): Promise<TokenPair> {
     const now = this.o.clock.now();
     const iat = Math.floor(now / 1000);
     const session: SessionRecord = {
@@ -73,6 +82,8 @@ export class SessionService {
       endReason: null,
       userAgent: client.userAgent?.slice(0, 512) ?? null,
       ip: client.ip,
+      aal: assurance.aal,
+      amr: [...assurance.amr],
     };
     await this.o.sessions.insert(session);
     return this.pair(user, session, true);
@@ -230,6 +241,9 @@ export class SessionService {
       exp: iat + this.o.accessTtlSeconds,
       fresh,
       roles: user.roles,
+      // The session keeps its level: a refresh mints tokens at the level its login reached.
+      aal: session.aal,
+      amr: session.amr,
     });
     // Re-signing the session's current refresh token from stored fields gives the same token
     // (same jti), which is what a retry inside the reuse interval must receive.

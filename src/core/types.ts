@@ -27,6 +27,14 @@ export interface Principal {
   readonly user: Readonly<UserRecord>;
 }
 
+/** How strongly a login proved who it is (NIST SP 800-63B levels; RFC 8176 method names). */
+export interface Assurance {
+  aal: 1 | 2;
+  amr: readonly string[];
+}
+
+export const PASSWORD_ONLY: Assurance = { aal: 1, amr: ['pwd'] };
+
 export type LogoutScope = 'local' | 'others' | 'global';
 
 export type EndReason =
@@ -36,4 +44,5 @@ export type EndReason =
   | 'password_changed'
   | 'password_reset'
   | 'disabled'
-  | 'ended_by_user';
+  | 'ended_by_user'
+  | 'mfa_removed';

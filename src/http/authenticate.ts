@@ -20,6 +20,8 @@ export interface Requirement {
   /** Needs an access token minted by a password login, not by a refresh. */
   fresh?: boolean;
   role?: string;
+  /** Needs a token of a session opened with a second factor (aal 2). */
+  aal2?: boolean;
 }
 
 // The scheme is case-insensitive (RFC 7235); what follows is checked by verification, not here.
@@ -46,10 +48,14 @@ export function guard(sessions: SessionService, requirement: Requirement): Preco
   const errors: ErrorCode[] = ['authorization_required', ...SESSION_ERRORS.authenticate];
   if (requirement.fresh) errors.push('fresh_token_required');
   if (requirement.role) errors.push('forbidden');
+  if (requirement.aal2) errors.push('mfa_required');
   const hook = async (request: FastifyRequest) => {
     const principal = await sessions.authenticate(requireToken(request), requirement.types);
     if (requirement.fresh && principal.claims.fresh !== true) {
       throw new AppError('fresh_token_required', 'This needs an access token from a password login, not a refresh.');
+    }
+    if (requirement.aal2 && principal.claims.aal !== 2) {
+      throw new AppError('mfa_required', 'This needs a sign-in with a second factor (aal 2).');
     }
     if (requirement.role && !principal.user.roles.includes(requirement.role)) {
       throw new AppError('forbidden', `This needs the ${requirement.role} role.`);

@@ -37,6 +37,10 @@ export const SessionView = Type.Object({
   user_agent: Type.Union([Type.String(), Type.Null()]),
   ip: Type.Union([Type.String(), Type.Null()]),
   current: Type.Boolean(),
+  aal: Type.Integer({
+    description: 'Assurance level the session was opened with: 1 a password, 2 a second factor too.',
+  }),
+  amr: Type.Array(Type.String(), { description: 'How it was opened (RFC 8176): pwd, otp, recovery.' }),
 });
 
 export const RefreshTokenBody = Type.Object({

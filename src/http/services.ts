@@ -2,6 +2,7 @@ import type { FastifyRequest, preValidationHookHandler } from 'fastify';
 import type { Config } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
 import type { EmailFlowService } from '../core/email-flows.js';
+import type { MfaService } from '../core/mfa.js';
 import type { SessionService } from '../core/sessions.js';
 import type { ClientInfo } from '../core/types.js';
 import type { HealthCheck } from '../store/types.js';
@@ -14,6 +15,7 @@ export interface Services {
   accounts: AccountService;
   sessions: SessionService;
   emailFlows: EmailFlowService;
+  mfa: MfaService;
   health: readonly HealthCheck[];
   /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
   limitPerIp(bucket: string): Precondition;

@@ -29,6 +29,10 @@ export interface SessionsTable {
   end_reason: string | null;
   user_agent: string | null;
   ip: string | null;
+  /** Authentication assurance level: 1 after a password, 2 after a second factor. */
+  aal: number;
+  /** JSON array of the methods used (RFC 8176): ["pwd"], ["pwd","otp"], ["pwd","recovery"]. */
+  amr: string;
 }
 
 export interface RevokedTokensTable {
@@ -80,6 +84,36 @@ export interface OutboxTable {
   finished_at: number | null;
 }
 
+export interface MfaFactorsTable {
+  id: string;
+  user_id: string;
+  type: string;
+  status: string;
+  /** Sealed (AES-256-GCM). */
+  secret: string;
+  /** The last TOTP time step accepted: a code is never accepted twice. */
+  last_step: number | null;
+  created_at: number;
+  confirmed_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface RecoveryCodesTable {
+  code_hash: string;
+  user_id: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export interface MfaChallengesTable {
+  token_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  failures: number;
+  used_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -89,4 +123,7 @@ export interface Database {
   tessera_changes: ChangesTable;
   link_tokens: LinkTokensTable;
   outbox: OutboxTable;
+  mfa_factors: MfaFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
 }

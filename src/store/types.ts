@@ -138,6 +138,10 @@ export interface SessionRecord {
   endReason: string | null;
   userAgent: string | null;
   ip: string | null;
+  /** Authentication assurance level the session was opened with: 1 password, 2 a second factor too. */
+  aal: number;
+  /** The methods used to open it (RFC 8176): 'pwd', 'otp', 'recovery'. */
+  amr: string[];
 }
 
 export interface Rotation {
@@ -236,12 +240,67 @@ export interface Generation {
   changedSince(since: number): ReadonlySet<string> | undefined;
 }
 
+export interface MfaFactorRecord {
+  id: string;
+  userId: string;
+  type: 'totp';
+  status: 'pending' | 'confirmed';
+  /** Sealed by the caller: the store never sees a secret. */
+  secret: string;
+  /** The last TOTP time step accepted, or null before any. */
+  lastStep: number | null;
+  createdAt: number;
+  confirmedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+export interface MfaChallengeRecord {
+  hash: string;
+  userId: string;
+  expiresAt: number;
+  failures: number;
+}
+
+/** Second factors, recovery codes and the challenges between a password and a second factor. */
+export interface MfaStore {
+  insertFactor(factor: MfaFactorRecord): Promise<void>;
+  findFactor(id: string): Promise<MfaFactorRecord | undefined>;
+  listFactors(userId: string): Promise<MfaFactorRecord[]>;
+  /** Deletes the user's pending (unconfirmed) factors. */
+  deletePending(userId: string): Promise<void>;
+  /** Pending → confirmed, with `step` as its last accepted step; false if it was not pending. */
+  confirmFactor(id: string, step: number, now: number): Promise<boolean>;
+  /**
+   * Moves the factor's last accepted step up to `step`, only if it is below: of any number of
+   * callers (on any instance) presenting one code, one gets true. A code is never accepted twice.
+   */
+  acceptStep(id: string, step: number, now: number): Promise<boolean>;
+  /** Deletes one of the user's factors; false if there was none with that id. */
+  deleteFactor(userId: string, id: string): Promise<boolean>;
+  deleteAllFactors(userId: string): Promise<number>;
+  /** Replaces every recovery code of the user with these (hashes). */
+  replaceRecoveryCodes(userId: string, hashes: readonly string[], now: number): Promise<void>;
+  /** Uses an unused code of the user, atomically; false if none matched. */
+  useRecoveryCode(userId: string, hash: string, now: number): Promise<boolean>;
+  recoveryCodesLeft(userId: string): Promise<number>;
+  insertChallenge(challenge: MfaChallengeRecord, now: number): Promise<void>;
+  /** A challenge that is unused, unexpired and has fewer than `maxFailures` failures. */
+  findChallenge(hash: string, now: number, maxFailures: number): Promise<MfaChallengeRecord | undefined>;
+  /** Counts one wrong code against the challenge. */
+  failChallenge(hash: string): Promise<void>;
+  /** Uses the challenge up; false if another request already did. */
+  consumeChallenge(hash: string, now: number): Promise<boolean>;
+  /** Deletes used and expired challenges. */
+  purge(now: number): Promise<number>;
+}
+
 /** The stores whose writes can share one transaction. */
 export interface TransactionStores {
   users: UserStore;
   sessions: SessionStore;
   linkTokens: LinkTokenStore;
   outbox: OutboxStore;
+  mfa: MfaStore;
 }
 
 /** What one database engine provides. */

@@ -1,6 +1,6 @@
 export type TokenType = 'access' | 'refresh';
 
-/** The claims of every token Tessera issues. `fresh` and `roles` ride on access tokens only. */
+/** The claims of every token Tessera issues. `fresh`, `roles`, `aal` and `amr` ride on access tokens only. */
 export interface TokenClaims {
   sub: string;
   jti: string;
@@ -12,6 +12,10 @@ export interface TokenClaims {
   iss: string;
   fresh?: boolean;
   roles?: string[];
+  /** Authentication assurance level: 1 after a password, 2 after a second factor. */
+  aal?: number;
+  /** Authentication methods (RFC 8176): ["pwd"], ["pwd","otp"], ["pwd","recovery"]. */
+  amr?: string[];
 }
 
 export type UnsignedClaims = Omit<TokenClaims, 'iss' | 'nbf'>;

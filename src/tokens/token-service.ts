@@ -156,5 +156,7 @@ function asClaims(payload: unknown): TokenClaims {
   const claims: TokenClaims = { sub: p.sub, jti: p.jti, sid: p.sid, type, iat: p.iat, nbf, exp: p.exp, iss: p.iss };
   if (typeof p.fresh === 'boolean') claims.fresh = p.fresh;
   if (Array.isArray(p.roles)) claims.roles = p.roles.filter((r): r is string => typeof r === 'string');
+  if (p.aal === 1 || p.aal === 2) claims.aal = p.aal;
+  if (Array.isArray(p.amr)) claims.amr = p.amr.filter((m): m is string => typeof m === 'string');
   return claims;
 }

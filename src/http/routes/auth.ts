@@ -13,7 +13,10 @@ import { clientInfo, emptyBodyAsObject, iso, type Services } from '../services.j
 
 const WhoamiAnswer = Type.Object({ message: Type.String(), user_details: UserDetails });
 
-const tokensBody = (pair: TokenPair) => ({
+/** What a login that opened a session answers (the Flask app's fields). */
+export const LoginAnswer = Type.Object({ message: Type.String(), tokens: Tokens });
+
+export const tokensBody = (pair: TokenPair) => ({
   access_token: pair.accessToken,
   refresh_token: pair.refreshToken,
   token_type: 'Bearer' as const,
@@ -57,7 +60,20 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
         'Send `username` or `email` (a `username` with an `@` is taken as an email). The access token is `fresh`.',
       before: [loginLimit],
       input: { body: bodies.login },
-      answers: { 200: Type.Object({ message: Type.String(), tokens: Tokens }) },
+      answers: {
+        200: Type.Union([
+          LoginAnswer,
+          Type.Object(
+            {
+              message: Type.Literal('MFA required'),
+              mfa_required: Type.Literal(true),
+              mfa_token: Type.String({ description: 'For POST /auth/mfa/verify only; single-use, 5 minutes.' }),
+              expires_in: Type.Integer(),
+            },
+            { description: 'The user has a second factor: no tokens yet.' },
+          ),
+        ]),
+      },
       errors: ACCOUNT_ERRORS.login,
     }),
     async (request) => {
@@ -70,8 +86,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
           details: [{ field: 'username', problem: 'required' }],
         });
       }
-      const pair = await accounts.login(identifier, password, clientInfo(request));
-      return { message: 'Login successful', tokens: tokensBody(pair) };
+      const result = await accounts.login(identifier, password, clientInfo(request));
+      if ('mfa' in result) {
+        return {
+          message: 'MFA required' as const,
+          mfa_required: true as const,
+          mfa_token: result.mfa.mfaToken,
+          expires_in: result.mfa.expiresIn,
+        };
+      }
+      return { message: 'Login successful', tokens: tokensBody(result.tokens) };
     },
   );
 

@@ -32,6 +32,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { 
           user_agent: s.userAgent,
           ip: s.ip,
           current: s.id === current.id,
+          aal: s.aal,
+          amr: s.amr,
         })),
       };
     },

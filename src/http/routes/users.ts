@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ACCOUNT_ERRORS } from '../../core/accounts.js';
+import { MFA_ERRORS } from '../../core/mfa.js';
 import type { UserRecord } from '../../store/types.js';
 import { guard, principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
@@ -18,7 +19,7 @@ const summary = (user: UserRecord) => ({
   created_at: iso(user.createdAt),
 });
 
-export const userRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { accounts, sessions }) => {
+export const userRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { accounts, sessions, mfa }) => {
   const admin = guard(sessions, { types: ['access'], role: 'admin' });
 
   const listOperation = {
@@ -105,6 +106,23 @@ export const userRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { acc
     async (request) => {
       await accounts.remove(principalOf(request).user, request.params.id);
       return { message: 'User deleted' };
+    },
+  );
+
+  app.delete(
+    '/users/:id/mfa',
+    endpoint({
+      operationId: 'resetUserMfa',
+      tag: 'users',
+      summary: "Remove a user's second factors and recovery codes; every session of the user ends",
+      before: [admin],
+      input: { params: IdParams },
+      answers: { 200: MessageBody },
+      errors: MFA_ERRORS.manage,
+    }),
+    async (request) => {
+      await mfa.removeAll(request.params.id);
+      return { message: 'Second factors removed; every session of the user ended' };
     },
   );
 };

@@ -9,7 +9,7 @@ export function toUser(row: Selectable<UsersTable>): UserRecord {
     username: row.username,
     email: row.email,
     passwordHash: row.password_hash,
-    roles: parseRoles(row.roles),
+    roles: parseStrings(row.roles),
     disabled: Number(row.disabled) === 1,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
@@ -17,7 +17,8 @@ export function toUser(row: Selectable<UsersTable>): UserRecord {
   };
 }
 
-function parseRoles(raw: string): string[] {
+/** A JSON array of strings, as roles and authentication methods are stored. */
+function parseStrings(raw: string): string[] {
   const value: unknown = JSON.parse(raw);
   return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : [];
 }
@@ -38,5 +39,7 @@ export function toSession(row: Selectable<SessionsTable>): SessionRecord {
     endReason: row.end_reason,
     userAgent: row.user_agent,
     ip: row.ip,
+    aal: Number(row.aal),
+    amr: parseStrings(row.amr),
   };
 }

@@ -41,6 +41,8 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
           end_reason: s.endReason,
           user_agent: s.userAgent,
           ip: s.ip,
+          aal: s.aal,
+          amr: JSON.stringify(s.amr),
         })
         .execute();
     },

@@ -9,6 +9,7 @@ import type { SqlEngine } from '../sql-engine.js';
 import type { EngineStores, GenerationSource, TransactionStores } from '../types.js';
 import { createCounterStore } from './counters.js';
 import { createLinkTokenStore } from './link-tokens.js';
+import { createMfaStore } from './mfa.js';
 import { createOutboxStore } from './outbox.js';
 import { createRevocationStore } from './revocations.js';
 import { createSessionStore } from './sessions.js';
@@ -23,6 +24,7 @@ function transactionStores(db: Kysely<Database>, engine: SqlEngine): Transaction
     sessions: createSessionStore(db),
     linkTokens: createLinkTokenStore(db),
     outbox: createOutboxStore(db, engine),
+    mfa: createMfaStore(db),
   };
 }
 

@@ -1,0 +1,175 @@
+/** Second factors: enrol and confirm TOTP, list, remove, recovery codes, and the login's second step. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { MFA_ERRORS } from '../../core/mfa.js';
+import { AppError } from '../../errors.js';
+import { guard, principalOf } from '../authenticate.js';
+import { endpoint } from '../endpoint.js';
+import { MessageBody } from '../schemas.js';
+import { clientInfo, iso, type Services } from '../services.js';
+import { LoginAnswer, tokensBody } from './auth.js';
+
+const FactorParams = Type.Object({ factor_id: Type.String({ minLength: 1, maxLength: 64 }) });
+const Code = Type.String({ minLength: 1, maxLength: 16, description: 'The 6 digits the authenticator app shows.' });
+const RecoveryCodes = Type.Object({
+  recovery_codes: Type.Array(Type.String(), { description: 'Ten single-use codes; shown once, stored only hashed.' }),
+});
+
+export const mfaRoutes: FastifyPluginAsyncTypebox<Services> = async (app, services) => {
+  const { mfa, sessions } = services;
+  const fresh = guard(sessions, { types: ['access'], fresh: true });
+  const signedIn = guard(sessions, { types: ['access'] });
+  const freshAal2 = guard(sessions, { types: ['access'], fresh: true, aal2: true });
+
+  app.post(
+    '/auth/mfa/totp',
+    endpoint({
+      operationId: 'enrolTotp',
+      tag: 'mfa',
+      summary: 'Start enrolling an authenticator app (TOTP); pending until a code confirms it',
+      before: [fresh],
+      answers: {
+        201: Type.Object({
+          factor_id: Type.String(),
+          secret: Type.String({ description: 'Base32, for typing into the app by hand.' }),
+          otpauth_uri: Type.String({
+            description: 'otpauth://totp/<issuer>:<username>?secret=…&issuer=… (SHA1, 6 digits, 30 s)',
+          }),
+          qr_svg: Type.String({ description: 'The URI as an SVG QR code.' }),
+        }),
+      },
+      errors: MFA_ERRORS.enrol,
+    }),
+    async (request, reply) => {
+      const enrolment = await mfa.enrolTotp(principalOf(request).user);
+      return reply.code(201).send({
+        factor_id: enrolment.factorId,
+        secret: enrolment.secret,
+        otpauth_uri: enrolment.otpauthUri,
+        qr_svg: enrolment.qrSvg,
+      });
+    },
+  );
+
+  app.post(
+    '/auth/mfa/totp/:factor_id/confirm',
+    endpoint({
+      operationId: 'confirmTotp',
+      tag: 'mfa',
+      summary: 'Confirm a pending factor with a code from it; answers ten recovery codes, once',
+      before: [signedIn],
+      input: { params: FactorParams, body: Type.Object({ code: Code }) },
+      answers: { 200: RecoveryCodes },
+      errors: MFA_ERRORS.confirm,
+    }),
+    async (request) => ({
+      recovery_codes: await mfa.confirmTotp(principalOf(request).user, request.params.factor_id, request.body.code),
+    }),
+  );
+
+  app.get(
+    '/auth/mfa',
+    endpoint({
+      operationId: 'listMfa',
+      tag: 'mfa',
+      summary: "The caller's second factors and how many recovery codes are left",
+      before: [signedIn],
+      answers: {
+        200: Type.Object({
+          factors: Type.Array(
+            Type.Object({
+              id: Type.String(),
+              type: Type.Literal('totp'),
+              status: Type.Union([Type.Literal('pending'), Type.Literal('confirmed')]),
+              created_at: Type.String({ format: 'date-time' }),
+              last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+            }),
+          ),
+          recovery_codes_left: Type.Integer(),
+        }),
+      },
+      errors: MFA_ERRORS.manage,
+    }),
+    async (request) => {
+      const { factors, recoveryCodesLeft } = await mfa.list(principalOf(request).user.id);
+      return {
+        factors: factors.map((f) => ({
+          id: f.id,
+          type: f.type,
+          status: f.status,
+          created_at: iso(f.createdAt),
+          last_used_at: f.lastUsedAt === null ? null : iso(f.lastUsedAt),
+        })),
+        recovery_codes_left: recoveryCodesLeft,
+      };
+    },
+  );
+
+  app.delete(
+    '/auth/mfa/totp/:factor_id',
+    endpoint({
+      operationId: 'removeTotp',
+      tag: 'mfa',
+      summary: 'Remove a factor (needs a fresh aal 2 token); removing the last one ends the other sessions',
+      before: [freshAal2],
+      input: { params: FactorParams },
+      answers: { 200: MessageBody },
+      errors: MFA_ERRORS.manage,
+    }),
+    async (request) => {
+      await mfa.removeFactor(principalOf(request), request.params.factor_id);
+      return { message: 'Factor removed' };
+    },
+  );
+
+  app.post(
+    '/auth/mfa/recovery_codes',
+    endpoint({
+      operationId: 'regenerateRecoveryCodes',
+      tag: 'mfa',
+      summary: 'Replace every recovery code with ten new ones (needs a fresh aal 2 token)',
+      before: [freshAal2],
+      answers: { 200: RecoveryCodes },
+      errors: MFA_ERRORS.manage,
+    }),
+    async (request) => ({ recovery_codes: await mfa.regenerateRecoveryCodes(principalOf(request).user) }),
+  );
+
+  app.post(
+    '/auth/mfa/verify',
+    endpoint({
+      operationId: 'verifyMfa',
+      tag: 'mfa',
+      summary: "A login's second step: the mfa_token with a TOTP code or a recovery code; answers like a login",
+      description:
+        'The mfa_token is single-use, lives 5 minutes and dies after 5 wrong codes; wrong codes count toward the ' +
+        'login-failure limits. A code is accepted once, ever. The session opens at aal 2.',
+      before: [services.limitPerIp('login')],
+      input: {
+        body: Type.Object({
+          mfa_token: Type.String({ minLength: 1, maxLength: 128 }),
+          code: Type.Optional(Code),
+          recovery_code: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        }),
+      },
+      answers: { 200: LoginAnswer },
+      errors: MFA_ERRORS.verify,
+    }),
+    async (request) => {
+      const { mfa_token, code, recovery_code } = request.body;
+      if ((code === undefined) === (recovery_code === undefined)) {
+        throw new AppError('validation_failed', 'Send either a code or a recovery_code.', {
+          details: [
+            {
+              field: code === undefined ? 'code' : 'recovery_code',
+              problem: code === undefined ? 'required' : 'not_allowed',
+            },
+          ],
+        });
+      }
+      const factor = code !== undefined ? { code } : { recoveryCode: recovery_code ?? '' };
+      const pair = await mfa.verify(mfa_token, factor, clientInfo(request));
+      return { message: 'Login successful', tokens: tokensBody(pair) };
+    },
+  );
+};
