@@ -50,22 +50,6 @@ const whoamiWith =
     url: '/auth/whoami',
     headers: bearer(token(c)),
   });
-const loginWith =
-  (payload: unknown): ((c: Context) => InjectOptions) =>
-  () => ({
-    method: 'POST',
-    url: '/auth/login',
-    headers: { 'content-type': 'application/json' },
-    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-  });
-const registerWith =
-  (payload: unknown): ((c: Context) => InjectOptions) =>
-  () => ({
-    method: 'POST',
-    url: '/auth/register',
-    headers: { 'content-type': 'application/json' },
-    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
-  });
 const postJson =
   (url: string, payload: unknown, headers: (c: Context) => Record<string, string> = () => ({})) =>
   (c: Context): InjectOptions => ({
@@ -74,6 +58,8 @@ const postJson =
     headers: { 'content-type': 'application/json', ...headers(c) },
     payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
   });
+const loginWith = (payload: unknown) => postJson('/auth/login', payload);
+const registerWith = (payload: unknown) => postJson('/auth/register', payload);
 /** A token of the right shape (43 base64url characters) that nobody issued. */
 const guessedLink = randomBytes(32).toString('base64url');
 

@@ -10,7 +10,7 @@
 import type { Clock } from '../clock.js';
 import type { MailConfig } from '../config.js';
 import { AppError, type ErrorCode, validationFailed } from '../errors.js';
-import type { MailRenderer } from '../mail/templates.js';
+import type { MailRenderer, TemplateName } from '../mail/templates.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { OutboxHandler } from '../outbox/worker.js';
 import type { EngineStores, LinkPurpose, TransactionStores, UserRecord } from '../store/types.js';
@@ -81,18 +81,13 @@ export class EmailFlowService {
   }
 
   /** Queues the verification mail of a new account, in its registration's transaction (after `mayMail`). */
-  async queueVerification(tx: TransactionStores, user: UserRecord): Promise<void> {
-    const outbox = this.requireOutbox();
-    const link = await this.issue(tx, user, 'verify_email', user.email, this.o.mail.verifyTokenTtlSeconds);
-    await outbox.mail(
-      tx,
-      this.o.renderer.render('verify-email', user.email, {
-        username: user.username,
-        email: user.email,
-        link: this.link('verify-email', link),
-        expires: humanDuration(this.o.mail.verifyTokenTtlSeconds),
-      }),
-    );
+  queueVerification(tx: TransactionStores, user: UserRecord): Promise<void> {
+    return this.mailLink(tx, user, {
+      purpose: 'verify_email',
+      to: user.email,
+      template: 'verify-email',
+      page: 'verify-email',
+    });
   }
 
   /** POST /auth/verify/resend: the same answer for any well-formed address. */
@@ -173,17 +168,20 @@ export class EmailFlowService {
     if (await this.o.stores.users.findByEmailKey(key)) return;
     if (!(await this.mayMail(email))) return;
     await this.o.stores.transaction(async (tx) => {
-      const link = await this.issue(tx, user, 'change_email', email, this.o.mail.verifyTokenTtlSeconds);
-      const values = { username: user.username, email: user.email, new_email: email };
+      await this.mailLink(tx, user, {
+        purpose: 'change_email',
+        to: email,
+        template: 'email-change',
+        page: 'verify-email',
+      });
       await outbox.mail(
         tx,
-        this.o.renderer.render('email-change', email, {
-          ...values,
-          link: this.link('verify-email', link),
-          expires: humanDuration(this.o.mail.verifyTokenTtlSeconds),
+        this.o.renderer.render('email-change-notice', user.email, {
+          username: user.username,
+          email: user.email,
+          new_email: email,
         }),
       );
-      await outbox.mail(tx, this.o.renderer.render('email-change-notice', user.email, values));
     });
     outbox.committed();
   }
@@ -216,18 +214,13 @@ export class EmailFlowService {
     };
   }
 
-  private async queueReset(tx: TransactionStores, user: UserRecord): Promise<void> {
-    const outbox = this.requireOutbox();
-    const link = await this.issue(tx, user, 'reset_password', user.email, this.o.mail.resetTokenTtlSeconds);
-    await outbox.mail(
-      tx,
-      this.o.renderer.render('reset-password', user.email, {
-        username: user.username,
-        email: user.email,
-        link: this.link('reset-password', link),
-        expires: humanDuration(this.o.mail.resetTokenTtlSeconds),
-      }),
-    );
+  private queueReset(tx: TransactionStores, user: UserRecord): Promise<void> {
+    return this.mailLink(tx, user, {
+      purpose: 'reset_password',
+      to: user.email,
+      template: 'reset-password',
+      page: 'reset-password',
+    });
   }
 
   private async queueJob(topic: string, email: string): Promise<void> {
@@ -238,28 +231,38 @@ export class EmailFlowService {
     outbox.committed();
   }
 
-  private async issue(
+  /**
+   * Issues a one-time token of `purpose` for `to` (voiding the user's older one) and queues the
+   * mail that carries its link, both in `tx`.
+   */
+  private async mailLink(
     tx: TransactionStores,
     user: UserRecord,
-    purpose: LinkPurpose,
-    email: string,
-    ttlSeconds: number,
-  ): Promise<string> {
+    link: { purpose: LinkPurpose; to: string; template: TemplateName; page: 'verify-email' | 'reset-password' },
+  ): Promise<void> {
+    const outbox = this.requireOutbox();
+    const ttlSeconds =
+      link.purpose === 'reset_password' ? this.o.mail.resetTokenTtlSeconds : this.o.mail.verifyTokenTtlSeconds;
     const { token, hash } = newLinkToken();
     const now = this.o.clock.now();
     await tx.linkTokens.issue({
       hash,
       userId: user.id,
-      purpose,
-      email,
+      purpose: link.purpose,
+      email: link.to,
       createdAt: now,
       expiresAt: now + ttlSeconds * 1000,
     });
-    return token;
-  }
-
-  private link(page: 'verify-email' | 'reset-password', token: string): string {
-    return `${this.o.publicUrl}/${page}?token=${token}`;
+    await outbox.mail(
+      tx,
+      this.o.renderer.render(link.template, link.to, {
+        username: user.username,
+        email: user.email,
+        new_email: link.to,
+        link: `${this.o.publicUrl}/${link.page}?token=${token}`,
+        expires: humanDuration(ttlSeconds),
+      }),
+    );
   }
 
   private requireOutbox(): Outbox {
