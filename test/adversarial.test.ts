@@ -625,6 +625,21 @@ describe('adversarial suite', () => {
     }
   });
 
+  it('page POSTs share the per-address limit of their API twins', async (t) => {
+    const limited = await startApp(t, 'sqlite', { env: { RATE_LIMIT_PER_IP: '3' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await limited.app.inject({
+        method: 'POST',
+        url: '/reset-password',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${guessedLink}&new_password=a+perfectly+good+passphrase`,
+      });
+      statuses.push(response.statusCode);
+    }
+    assert.deepEqual(statuses, [400, 400, 400, 429, 429]);
+  });
+
   it('a page POST with a guessed token changes nothing and says so in HTML', async () => {
     const before = await snapshot(test.stores, test.clock.now());
     for (const [page, body] of [

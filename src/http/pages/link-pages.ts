@@ -33,10 +33,13 @@ function failure(reply: FastifyReply, title: string, error: unknown, retry: Retu
   );
 }
 
-export const linkPages: FastifyPluginAsync<Services> = async (app, { emailFlows, config }) => {
+export const linkPages: FastifyPluginAsync<Services> = async (app, { emailFlows, config, limitPerIp }) => {
   // Forms post as application/x-www-form-urlencoded: accepted on these pages only, the API stays JSON.
   await app.register(formBody, { bodyLimit: config.bodyLimitBytes });
   const limit = config.password;
+  // The same per-address limit as POST /auth/verify and /auth/password/reset: a reset hashes a
+  // good new password before it looks at the token, so without it guesses would buy argon2 work.
+  const posted = { ...hidden, onRequest: limitPerIp('link').hook };
 
   const verifyForm = (token: string) =>
     html`<form method="post" action="/verify-email">
@@ -47,7 +50,7 @@ export const linkPages: FastifyPluginAsync<Services> = async (app, { emailFlows,
   app.get<{ Querystring: TokenQuery }>('/verify-email', hidden, async (request, reply) =>
     sendPage(reply, 200, 'Confirm your email address', verifyForm(String(request.query.token ?? ''))),
   );
-  app.post<{ Body: VerifyForm }>('/verify-email', hidden, async (request, reply) => {
+  app.post<{ Body: VerifyForm }>('/verify-email', posted, async (request, reply) => {
     const title = 'Confirm your email address';
     try {
       const purpose = await emailFlows.verify(String(request.body?.token ?? ''));
@@ -69,7 +72,7 @@ export const linkPages: FastifyPluginAsync<Services> = async (app, { emailFlows,
   app.get<{ Querystring: TokenQuery }>('/reset-password', hidden, async (request, reply) =>
     sendPage(reply, 200, 'Choose a new password', resetForm(String(request.query.token ?? ''))),
   );
-  app.post<{ Body: ResetForm }>('/reset-password', hidden, async (request, reply) => {
+  app.post<{ Body: ResetForm }>('/reset-password', posted, async (request, reply) => {
     const title = 'Choose a new password';
     const token = String(request.body?.token ?? '');
     try {
