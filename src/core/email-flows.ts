@@ -61,11 +61,6 @@ function humanDuration(seconds: number): string {
 export class EmailFlowService {
   constructor(private readonly o: EmailFlowOptions) {}
 
-  /** Whether mail can be sent at all (false with MAIL_DISABLED). */
-  get enabled(): boolean {
-    return this.o.outbox !== undefined;
-  }
-
   /** After a caller's transaction that queued mail committed: deliver it now. */
   committed(): void {
     this.o.outbox?.committed();
