@@ -158,15 +158,12 @@ async function mail({ config }: LoadedConfig, args: string[]): Promise<number> {
     const { values } = parseArgs({ args: rest, options: { to: { type: 'string' } }, strict: true });
     if (!values.to || emailProblems(values.to).length > 0) throw new UsageError('mail test needs --to ADDRESS.');
     if (config.mail.disabled) throw new UsageError('Mail is turned off (MAIL_DISABLED=true).');
-    const transport = createMailTransport({
-      smtpUrl: config.mail.smtpUrl,
-      from: config.mail.from,
-      dropDir: config.mail.dropDir,
-      info: (message, context) => console.log(`${message}: ${JSON.stringify(context)}`),
-    });
+    const transport = createMailTransport(config.mail, config.publicUrl, (message, context) =>
+      console.log(`${message}: ${JSON.stringify(context)}`),
+    );
     try {
       const rendered = createMailRenderer(config.mail.templatesDir).render('test', values.to, {});
-      await transport.send(rendered, `<test-${Date.now()}@${new URL(config.publicUrl).hostname}>`);
+      await transport.send(rendered, `test-${Date.now()}`);
       console.log(
         `Sent a test mail to ${values.to} ${config.mail.smtpUrl ? 'through SMTP_URL' : 'into the development mail folder'}.`,
       );

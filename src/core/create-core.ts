@@ -81,9 +81,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const sealer = createSealer(config.secretKey, 'outbox');
   let worker: OutboxWorker | undefined;
   const outbox = config.mail.disabled ? undefined : createOutbox(sealer, clock, () => worker?.wake());
-  const mailTransport = config.mail.disabled
-    ? undefined
-    : createMailTransport({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, dropDir: config.mail.dropDir, info });
+  const mailTransport = config.mail.disabled ? undefined : createMailTransport(config.mail, config.publicUrl, info);
   const emailFlows = new EmailFlowService({
     stores,
     outbox,
@@ -95,7 +93,6 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     publicUrl: config.publicUrl,
     clock,
   });
-  const messageDomain = new URL(config.publicUrl).hostname;
   if (mailTransport) {
     worker = createOutboxWorker({
       outbox: stores.outbox,
@@ -104,9 +101,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       warn,
       handlers: {
         ...emailFlows.jobHandlers(),
-        // The outbox id as Message-ID: a receiver can drop the copy a retry after a crash may send.
         [MAIL_TOPIC]: async (payload, entry) => {
-          await mailTransport.send(payload as Parameters<MailTransport['send']>[0], `<${entry.id}@${messageDomain}>`);
+          await mailTransport.send(payload as Parameters<MailTransport['send']>[0], entry.id);
           return 'done';
         },
       },

@@ -158,8 +158,9 @@ export class EmailFlowService {
     const outbox = this.requireOutbox();
     const email = normalizeEmail(newEmail);
     const key = identityKey(email);
-    const user = await this.o.stores.users.findById(principal.user.id);
-    if (!user || identityKey(user.email) === key) return;
+    // The guard loaded the user after the request arrived (or checked its cached copy then).
+    const { user } = principal;
+    if (identityKey(user.email) === key) return;
     if (await this.o.stores.users.findByEmailKey(key)) return;
     if (!(await this.mayMail(email))) return;
     await this.o.stores.transaction(async (tx) => {
