@@ -71,16 +71,23 @@ describe('PostgreSQL going away', { skip: SHARED_ENGINES.length === 0 }, () => {
 describe('process signals', () => {
   it('SIGTERM lets in-flight requests finish, refuses new ones, and exits 0', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-drain-'));
-    const server = await startServer({ DATA_DIR: dir, SECRET_KEY: SECRET }, t);
+    // debug logs each request as routing starts, past the point where a closing server answers 503.
+    const server = await startServer({ DATA_DIR: dir, SECRET_KEY: SECRET, LOG_LEVEL: 'debug' }, t);
     const users = Array.from({ length: 16 }, (_, i) => ({
       username: `drain${i}`,
       email: `drain${i}@example.com`,
       password: PASSWORD,
     }));
-    // Each registration hashes with argon2id on a 4-thread pool, so sixteen take several rounds.
-    // Once the first answer is back, all were accepted long ago and most are still hashing.
+    // Each registration hashes with argon2id, so sixteen take several rounds. SIGTERM comes once
+    // the server has taken all sixteen in (on a busy machine the first answer can come sooner).
     const inFlight = users.map((user) => post(`${server.url}/auth/register`, user));
-    await Promise.race(inFlight);
+    const received = () =>
+      server
+        .output()
+        .match(/"msg":"incoming request"[^\n]*\/auth\/register|\/auth\/register[^\n]*"msg":"incoming request"/g)
+        ?.length ?? 0;
+    for (let i = 0; i < 400 && received() < users.length; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    assert.equal(received(), users.length, 'all sixteen were taken in before the signal');
     server.child.kill('SIGTERM');
     const results = await Promise.all(inFlight);
     assert.deepEqual(
