@@ -4,6 +4,8 @@
  */
 
 import type { Duplex } from 'node:stream';
+import fastifyCookie from '@fastify/cookie';
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -17,6 +19,10 @@ import Fastify, {
 import { type DestinationStream, pino } from 'pino';
 import { systemClock } from './clock.js';
 import { type Core, type CoreOptions, createCore } from './core/create-core.js';
+import { createCsrfTokens } from './crypto/csrf-tokens.js';
+import { createAuthenticator } from './http/authenticate.js';
+import { createCookieTransport } from './http/browser/cookies.js';
+import { trustedOrigins } from './http/browser/origins.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { linkPages } from './http/pages/link-pages.js';
 import { perIpLimit } from './http/rate-limit.js';
@@ -71,6 +77,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     warn: (message, context) => logger.warn(context, message),
     info: (message, context) => logger.info(context, message),
   });
+  const cookies = createCookieTransport(config.browser, config.publicUrl, createCsrfTokens(config.secretKey));
+  const origins = trustedOrigins(config.publicUrl, config.browser.corsOrigins);
+  const authenticator = createAuthenticator(core.sessions, cookies, origins);
   const services: Services = {
     config,
     accounts: core.accounts,
@@ -80,6 +89,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     health: stores.health,
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
     jwks: () => core.tokens.jwks(),
+    guard: authenticator.guard,
+    authenticator,
+    cookies,
+    origins,
   };
 
   const app = Fastify({
@@ -107,6 +120,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done();
   });
 
+  // Cookies are parsed only where a route asks (no Bearer header), not on every request.
+  await app.register(fastifyCookie, { hook: false });
+  if (config.browser.corsOrigins.length > 0) {
+    await app.register(cors, {
+      // Exact origins only: the answer names the caller's origin, never `*`, with credentials.
+      origin: config.browser.corsOrigins,
+      credentials: true,
+      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-csrf-token'],
+      maxAge: 600,
+    });
+  }
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -126,7 +152,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'health', description: 'Liveness and readiness, for load balancers.' },
         { name: 'keys', description: "Public keys for services that verify Tessera's tokens themselves." },
       ],
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          cookieAuth: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: cookies.names.access,
+            description: `From \`"transport": "cookie"\`; unsafe requests also need the ${'`X-CSRF-Token`'} header.`,
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });

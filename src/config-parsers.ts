@@ -96,3 +96,31 @@ export function parseMailFrom(raw: string): string | undefined {
   const address = /<([^<>]+)>$/.exec(value)?.[1] ?? value;
   return /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$|^[^\s@<>"]+@localhost$/.test(address) ? value : undefined;
 }
+
+/** An origin as browsers send it in `Origin`: scheme, host and any non-default port, nothing else. */
+export function parseOrigin(raw: string): string | undefined {
+  const value = raw.trim();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  // Only the bare origin is accepted, so what an operator writes is exactly what is compared.
+  return url.origin === value.replace(/\/$/, '') ? url.origin : undefined;
+}
+
+/**
+ * `CORS_ORIGINS`: a comma-separated list of exact origins. `*` and patterns are refused: every
+ * listed origin gets credentialed access, so each one has to be named.
+ */
+export function parseOriginList(raw: string): string[] | undefined {
+  const parts = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  const origins = parts.map(parseOrigin);
+  if (origins.some((origin) => origin === undefined)) return undefined;
+  return [...new Set(origins as string[])];
+}

@@ -14,6 +14,7 @@ import {
   parseDuration,
   parseInteger,
   parseMailFrom,
+  parseOriginList,
   parsePublicUrl,
   parseTrustProxy,
 } from './config-parsers.js';
@@ -74,6 +75,20 @@ export interface Config {
     /** What TOTP secrets are sealed with (AES-256-GCM, by HKDF): MFA_ENCRYPTION_KEY, else SECRET_KEY. */
     encryptionKey: string | undefined;
   };
+  browser: BrowserConfig;
+}
+
+export type CookieNaming = 'tessera' | 'flask';
+
+export interface BrowserConfig {
+  /** Cookie (and CSRF header) names: Tessera's own, or Flask-JWT-Extended's for its clients. */
+  cookieNames: CookieNaming;
+  /** Other origins allowed to call the API with credentials (CORS) and to be `return_to` targets. */
+  corsOrigins: string[];
+  /** The hosted pages' language, when a translation exists (see http/pages/strings.ts). */
+  pagesLanguage: string;
+  /** An operator's stylesheet served instead of the built-in one at /pages/style.css. */
+  pagesStylesheet: string | undefined;
 }
 
 export interface MailConfig {
@@ -257,7 +272,21 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
       ),
       encryptionKey: env.MFA_ENCRYPTION_KEY || undefined,
     },
+    browser: {
+      cookieNames: read<CookieNaming>(
+        'COOKIE_NAMES',
+        'tessera',
+        (raw) => (['tessera', 'flask'] as const).find((naming) => naming === raw.trim().toLowerCase()),
+        'tessera or flask',
+      ),
+      corsOrigins: read('CORS_ORIGINS', [], parseOriginList, 'a comma-separated list of origins (https://app.example.com)'),
+      pagesLanguage: (env.PAGES_LANGUAGE || 'en').trim().toLowerCase(),
+      pagesStylesheet: env.PAGES_STYLESHEET ? resolve(cwd, env.PAGES_STYLESHEET) : undefined,
+    },
   };
+  if (config.browser.pagesStylesheet !== undefined && !existsSync(config.browser.pagesStylesheet)) {
+    problems.push(`PAGES_STYLESHEET names ${config.browser.pagesStylesheet}, which does not exist.`);
+  }
   if (config.mfa.encryptionKey !== undefined && Buffer.byteLength(config.mfa.encryptionKey) < 32) {
     problems.push('MFA_ENCRYPTION_KEY is shorter than 32 bytes; use at least 32 random bytes.');
   }

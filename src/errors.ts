@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'invalid_link_token'
   | 'email_not_verified'
   | 'invalid_mfa_code'
-  | 'mfa_required';
+  | 'mfa_required'
+  | 'csrf_failed';
 
 export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   authorization_required: 401,
@@ -47,6 +48,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   email_not_verified: 403,
   invalid_mfa_code: 401,
   mfa_required: 403,
+  csrf_failed: 403,
 };
 
 export type Problem =

@@ -32,6 +32,7 @@ describe('OpenAPI document', () => {
     assert.ok(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id)));
     assert.ok(operations.every((o) => Array.isArray(o.security)));
     assert.deepEqual(document.paths['/auth/login']?.post?.security, []);
-    assert.deepEqual(document.paths['/auth/whoami']?.get?.security, [{ bearerAuth: [] }]);
+    assert.deepEqual(document.paths['/auth/whoami']?.get?.security, [{ bearerAuth: [] }, { cookieAuth: [] }]);
+    assert.deepEqual(document.paths['/auth/refresh']?.get?.security, [{ bearerAuth: [] }]);
   });
 });

@@ -255,6 +255,12 @@ export class SessionService {
       iat: session.refreshIssuedAt,
       exp: Math.floor(session.expiresAt / 1000),
     });
-    return { accessToken, refreshToken, expiresIn: this.o.accessTtlSeconds };
+    return {
+      accessToken,
+      refreshToken,
+      expiresIn: this.o.accessTtlSeconds,
+      sessionId: session.id,
+      refreshExpiresIn: Math.max(0, Math.floor(session.expiresAt / 1000) - iat),
+    };
   }
 }

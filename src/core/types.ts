@@ -15,6 +15,10 @@ export interface TokenPair {
   refreshToken: string;
   /** Access token lifetime in seconds. */
   expiresIn: number;
+  /** The session both tokens belong to. */
+  sessionId: string;
+  /** Seconds until the refresh token (and so the session) expires. */
+  refreshExpiresIn: number;
 }
 
 /**

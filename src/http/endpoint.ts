@@ -10,8 +10,10 @@ import { type ErrorCode, STATUS_OF } from '../errors.js';
 
 export type SecurityRequirement = Readonly<Record<string, readonly string[]>>;
 
-/** The one security scheme: `Authorization: Bearer <JWT>`. */
+/** `Authorization: Bearer <JWT>`. */
 export const BEARER: readonly SecurityRequirement[] = [{ bearerAuth: [] }];
+/** Either scheme: a Bearer header, or the session cookie a browser got from `"transport": "cookie"`. */
+export const BEARER_OR_COOKIE: readonly SecurityRequirement[] = [{ bearerAuth: [] }, { cookieAuth: [] }];
 
 /** A check that runs before a route's handler (a guard, a rate limit), with the errors it answers. */
 export interface Precondition {

@@ -8,6 +8,9 @@ import type { ClientInfo } from '../core/types.js';
 import type { HealthCheck } from '../store/types.js';
 import type { KeyRing } from '../tokens/keys.js';
 import type { Precondition } from './endpoint.js';
+import type { Authenticator, Requirement } from './authenticate.js';
+import type { CookieTransport } from './browser/cookies.js';
+import type { TrustedOrigins } from './browser/origins.js';
 
 /** What the route plugins are given: the core services, never the stores behind them. */
 export interface Services {
@@ -20,6 +23,11 @@ export interface Services {
   /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
   limitPerIp(bucket: string): Precondition;
   jwks(): KeyRing['jwks'];
+  /** Authenticates by Bearer or cookie and checks the requirement (and CSRF for cookies). */
+  guard(requirement: Requirement): Precondition;
+  authenticator: Authenticator;
+  cookies: CookieTransport;
+  origins: TrustedOrigins;
 }
 
 export function clientInfo(request: FastifyRequest): ClientInfo {

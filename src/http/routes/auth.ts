@@ -4,30 +4,30 @@ import type { FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { ACCOUNT_ERRORS, type LoginIdentifier } from '../../core/accounts.js';
 import { SESSION_ERRORS } from '../../core/sessions.js';
-import type { Principal, TokenPair } from '../../core/types.js';
+import type { Principal } from '../../core/types.js';
 import { AppError } from '../../errors.js';
-import { bearerToken, guard, principalOf } from '../authenticate.js';
-import { BEARER, endpoint } from '../endpoint.js';
+import { bearerToken, principalOf } from '../authenticate.js';
+import { BEARER, BEARER_OR_COOKIE, endpoint } from '../endpoint.js';
 import { bodySchemas, MessageBody, RefreshTokenBody, Tokens, UserDetails } from '../schemas.js';
 import { clientInfo, emptyBodyAsObject, iso, type Services } from '../services.js';
+import {
+  CookieLoginAnswer,
+  CookieTokens,
+  LoginAnswer,
+  loginAnswer,
+  refreshAnswer,
+  Transport,
+  type TransportChoice,
+  tokensBody,
+} from './token-answers.js';
 
 const WhoamiAnswer = Type.Object({ message: Type.String(), user_details: UserDetails });
-
-/** What a login that opened a session answers (the Flask app's fields). */
-export const LoginAnswer = Type.Object({ message: Type.String(), tokens: Tokens });
-
-export const tokensBody = (pair: TokenPair) => ({
-  access_token: pair.accessToken,
-  refresh_token: pair.refreshToken,
-  token_type: 'Bearer' as const,
-  expires_in: pair.expiresIn,
-});
 
 /** A handler that reads the token itself (Bearer or body) answers these when there is none. */
 const TOKEN_IN_HANDLER = ['authorization_required', ...SESSION_ERRORS.authenticate] as const;
 
 export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, services) => {
-  const { accounts, sessions, config } = services;
+  const { accounts, sessions, config, guard, cookies, authenticator } = services;
   const bodies = bodySchemas(config);
   const registerLimit = services.limitPerIp('register');
   const loginLimit = services.limitPerIp('login');
@@ -59,10 +59,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       description:
         'Send `username` or `email` (a `username` with an `@` is taken as an email). The access token is `fresh`.',
       before: [loginLimit],
-      input: { body: bodies.login },
+      input: { body: Type.Object({ ...bodies.login.properties, transport: Transport }) },
       answers: {
         200: Type.Union([
           LoginAnswer,
+          CookieLoginAnswer,
           Type.Object(
             {
               message: Type.Literal('MFA required'),
@@ -76,8 +77,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       },
       errors: ACCOUNT_ERRORS.login,
     }),
-    async (request) => {
-      const { username, email, password } = request.body;
+    async (request, reply) => {
+      const { username, email, password, transport } = request.body;
       let identifier: LoginIdentifier;
       if (email !== undefined) identifier = { email };
       else if (username !== undefined) identifier = { username };
@@ -95,7 +96,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
           expires_in: result.mfa.expiresIn,
         };
       }
-      return { message: 'Login successful', tokens: tokensBody(result.tokens) };
+      return loginAnswer(reply, cookies, result.tokens, transport);
     },
   );
 
@@ -108,7 +109,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       operationId: 'whoami',
       tag: 'auth',
       summary: 'The calling user',
-      before: [guard(sessions, { types: ['access'] })],
+      before: [guard({ types: ['access'] })],
       answers: { 200: WhoamiAnswer },
     }),
     async (request) => {
@@ -140,29 +141,50 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
     description:
       'The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` ' +
       'from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, ' +
-      'except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again.',
+      'except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. ' +
+      'POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.',
     before: [refreshLimit],
-    security: BEARER,
-    answers: { 200: Tokens },
+    security: BEARER_OR_COOKIE,
+    answers: { 200: Type.Union([Tokens, CookieTokens]) },
     errors: [...TOKEN_IN_HANDLER, ...SESSION_ERRORS.refresh],
   };
-  const refresh = async (request: FastifyRequest, bodyToken: string | undefined) => {
-    const token = bearerToken(request) ?? bodyToken;
-    if (token === undefined) {
-      throw new AppError('authorization_required', 'Send a refresh token as Bearer or as refresh_token.');
-    }
-    return tokensBody(await sessions.refresh(token));
-  };
-  app.get('/auth/refresh', endpoint({ ...refreshOperation, operationId: 'refreshWithGet' }), (request) =>
-    refresh(request, undefined),
+  app.get(
+    '/auth/refresh',
+    endpoint({ ...refreshOperation, operationId: 'refreshWithGet', security: BEARER, answers: { 200: Tokens } }),
+    async (request) => {
+      // Bearer only: a GET that rotates a token must not be one a cross-site link can trigger.
+      const token = bearerToken(request);
+      if (token === undefined) throw new AppError('authorization_required', 'Send a refresh token as Bearer.');
+      return tokensBody(await sessions.refresh(token));
+    },
   );
   app.post(
     '/auth/refresh',
     {
-      ...endpoint({ ...refreshOperation, operationId: 'refresh', input: { body: RefreshTokenBody } }),
+      ...endpoint({
+        ...refreshOperation,
+        operationId: 'refresh',
+        input: { body: Type.Object({ ...RefreshTokenBody.properties, transport: Transport }) },
+        errors: [...refreshOperation.errors, 'csrf_failed'],
+      }),
       preValidation: emptyBodyAsObject,
     },
-    (request) => refresh(request, request.body.refresh_token),
+    async (request, reply) => {
+      let token = bearerToken(request) ?? request.body.refresh_token;
+      let transport: TransportChoice = request.body.transport ?? 'body';
+      if (token === undefined) {
+        const credential = authenticator.cookieCredential(request, ['refresh']);
+        if (credential === undefined) {
+          throw new AppError('authorization_required', 'Send a refresh token as Bearer, as refresh_token, or as its cookie.');
+        }
+        // Checked before the rotation, so a forged request rotates nothing.
+        const principal = await sessions.authenticate(credential.token, ['refresh']);
+        authenticator.checkCsrf(request, credential, principal.session.id);
+        token = credential.token;
+        transport = 'cookie';
+      }
+      return refreshAnswer(reply, cookies, await sessions.refresh(token), transport);
+    },
   );
 
   const revokeOperation = {
@@ -208,7 +230,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
         operationId: 'logout',
         tag: 'auth',
         summary: 'End this session, every other session, or all of them',
-        before: [guard(sessions, { types: ['access', 'refresh'] })],
+        before: [guard({ types: ['access', 'refresh'] })],
         input: {
           body: Type.Object({
             scope: Type.Optional(
@@ -221,9 +243,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       }),
       preValidation: emptyBodyAsObject,
     },
-    async (request) => {
+    async (request, reply) => {
       const scope = request.body.scope ?? 'local';
       const ended = await sessions.logout(principalOf(request), scope);
+      // This browser's session has ended: its cookies go too.
+      if (scope !== 'others' && request.headers.authorization === undefined) cookies.clear(reply);
       return { message: `Logged out (${scope})`, sessions_ended: ended };
     },
   );
@@ -234,7 +258,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       operationId: 'changePassword',
       tag: 'auth',
       summary: 'Change the password; ends every other session',
-      before: [guard(sessions, { types: ['access'], fresh: true })],
+      before: [guard({ types: ['access'], fresh: true })],
       input: { body: bodies.changePassword },
       answers: { 200: MessageBody },
       errors: ACCOUNT_ERRORS.changePassword,

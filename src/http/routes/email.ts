@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EMAIL_FLOW_ERRORS } from '../../core/email-flows.js';
-import { guard, principalOf } from '../authenticate.js';
+import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
 import { bodySchemas, EmailBody, LinkTokenBody, MessageBody } from '../schemas.js';
 import type { Services } from '../services.js';
@@ -11,7 +11,7 @@ import type { Services } from '../services.js';
 const QUEUED = 'If an account has this address, a mail is on its way.';
 
 export const emailRoutes: FastifyPluginAsyncTypebox<Services> = async (app, services) => {
-  const { emailFlows, sessions, config } = services;
+  const { emailFlows, config, guard } = services;
   const bodies = bodySchemas(config);
   const mailLimit = services.limitPerIp('mail');
   const linkLimit = services.limitPerIp('link');
@@ -95,7 +95,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<Services> = async (app, serv
       operationId: 'changeEmail',
       tag: 'email',
       summary: 'Change the address: a link to the new one confirms it, a notice goes to the current one',
-      before: [guard(sessions, { types: ['access'], fresh: true })],
+      before: [guard({ types: ['access'], fresh: true })],
       input: {
         body: Type.Object({ new_email: Type.String({ minLength: 1, maxLength: 254 }) }),
       },

@@ -3,11 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MFA_ERRORS } from '../../core/mfa.js';
 import { AppError } from '../../errors.js';
-import { guard, principalOf } from '../authenticate.js';
+import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
 import { MessageBody } from '../schemas.js';
 import { clientInfo, iso, type Services } from '../services.js';
-import { LoginAnswer, tokensBody } from './auth.js';
+import { CookieLoginAnswer, LoginAnswer, loginAnswer, Transport } from './token-answers.js';
 
 const FactorParams = Type.Object({ factor_id: Type.String({ minLength: 1, maxLength: 64 }) });
 const Code = Type.String({ minLength: 1, maxLength: 16, description: 'The 6 digits the authenticator app shows.' });
@@ -16,10 +16,10 @@ const RecoveryCodes = Type.Object({
 });
 
 export const mfaRoutes: FastifyPluginAsyncTypebox<Services> = async (app, services) => {
-  const { mfa, sessions } = services;
-  const fresh = guard(sessions, { types: ['access'], fresh: true });
-  const signedIn = guard(sessions, { types: ['access'] });
-  const freshAal2 = guard(sessions, { types: ['access'], fresh: true, aal2: true });
+  const { mfa, guard } = services;
+  const fresh = guard({ types: ['access'], fresh: true });
+  const signedIn = guard({ types: ['access'] });
+  const freshAal2 = guard({ types: ['access'], fresh: true, aal2: true });
 
   app.post(
     '/auth/mfa/totp',
@@ -150,13 +150,14 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servic
           mfa_token: Type.String({ minLength: 1, maxLength: 128 }),
           code: Type.Optional(Code),
           recovery_code: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          transport: Transport,
         }),
       },
-      answers: { 200: LoginAnswer },
+      answers: { 200: Type.Union([LoginAnswer, CookieLoginAnswer]) },
       errors: MFA_ERRORS.verify,
     }),
-    async (request) => {
-      const { mfa_token, code, recovery_code } = request.body;
+    async (request, reply) => {
+      const { mfa_token, code, recovery_code, transport } = request.body;
       if ((code === undefined) === (recovery_code === undefined)) {
         throw new AppError('validation_failed', 'Send either a code or a recovery_code.', {
           details: [
@@ -169,7 +170,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servic
       }
       const factor = code !== undefined ? { code } : { recoveryCode: recovery_code ?? '' };
       const pair = await mfa.verify(mfa_token, factor, clientInfo(request));
-      return { message: 'Login successful', tokens: tokensBody(pair) };
+      return loginAnswer(reply, services.cookies, pair, transport);
     },
   );
 };

@@ -2,13 +2,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { SESSION_ERRORS } from '../../core/sessions.js';
-import { guard, principalOf } from '../authenticate.js';
+import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
 import { IdParams, MessageBody, SessionView } from '../schemas.js';
 import { iso, type Services } from '../services.js';
 
-export const sessionRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { sessions }) => {
-  const signedIn = guard(sessions, { types: ['access'] });
+export const sessionRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { sessions, guard }) => {
+  const signedIn = guard({ types: ['access'] });
 
   app.get(
     '/auth/sessions',

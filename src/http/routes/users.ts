@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { ACCOUNT_ERRORS } from '../../core/accounts.js';
 import { MFA_ERRORS } from '../../core/mfa.js';
 import type { UserRecord } from '../../store/types.js';
-import { guard, principalOf } from '../authenticate.js';
+import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
 import { IdParams, MessageBody, UserSummary } from '../schemas.js';
 import { iso, type Services } from '../services.js';
@@ -19,8 +19,8 @@ const summary = (user: UserRecord) => ({
   created_at: iso(user.createdAt),
 });
 
-export const userRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { accounts, sessions, mfa }) => {
-  const admin = guard(sessions, { types: ['access'], role: 'admin' });
+export const userRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { accounts, guard, mfa }) => {
+  const admin = guard({ types: ['access'], role: 'admin' });
 
   const listOperation = {
     tag: 'users',
