@@ -279,7 +279,12 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
         (raw) => (['tessera', 'flask'] as const).find((naming) => naming === raw.trim().toLowerCase()),
         'tessera or flask',
       ),
-      corsOrigins: read('CORS_ORIGINS', [], parseOriginList, 'a comma-separated list of origins (https://app.example.com)'),
+      corsOrigins: read(
+        'CORS_ORIGINS',
+        [],
+        parseOriginList,
+        'a comma-separated list of origins (https://app.example.com)',
+      ),
       pagesLanguage: (env.PAGES_LANGUAGE || 'en').trim().toLowerCase(),
       pagesStylesheet: env.PAGES_STYLESHEET ? resolve(cwd, env.PAGES_STYLESHEET) : undefined,
     },

@@ -99,11 +99,7 @@ for (const engine of ENGINES) {
       assert.deepEqual(cleared, [names.access, names.csrf, names.refresh].sort(), 'logout clears the cookies');
       jar.take(sameOrigin);
       assert.equal(jar.cookies.size, 0);
-      assert.equal(
-        (await whoamiByCookie(app, other.jar)).statusCode,
-        200,
-        'the other session lives',
-      );
+      assert.equal((await whoamiByCookie(app, other.jar)).statusCode, 200, 'the other session lives');
     });
 
     it('refreshes by cookie with CSRF, rotating the cookies; a replayed refresh cookie ends the session', async (t) => {

@@ -9,7 +9,7 @@ import { SESSION_ERRORS, type SessionService } from '../core/sessions.js';
 import type { Principal } from '../core/types.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { TokenType } from '../tokens/claims.js';
-import { CSRF_HEADER, type CookieTransport } from './browser/cookies.js';
+import { type CookieTransport, CSRF_HEADER } from './browser/cookies.js';
 import type { TrustedOrigins } from './browser/origins.js';
 import { BEARER_OR_COOKIE, type Precondition } from './endpoint.js';
 

@@ -7,10 +7,10 @@ import type { SessionService } from '../core/sessions.js';
 import type { ClientInfo } from '../core/types.js';
 import type { HealthCheck } from '../store/types.js';
 import type { KeyRing } from '../tokens/keys.js';
-import type { Precondition } from './endpoint.js';
 import type { Authenticator, Requirement } from './authenticate.js';
 import type { CookieTransport } from './browser/cookies.js';
 import type { TrustedOrigins } from './browser/origins.js';
+import type { Precondition } from './endpoint.js';
 
 /** What the route plugins are given: the core services, never the stores behind them. */
 export interface Services {

@@ -67,18 +67,19 @@ export interface CookieTransport {
   csrfMatches(sessionId: string, presented: string): boolean;
 }
 
-export function createCookieTransport(
-  browser: BrowserConfig,
-  publicUrl: string,
-  csrf: CsrfTokens,
-): CookieTransport {
+export function createCookieTransport(browser: BrowserConfig, publicUrl: string, csrf: CsrfTokens): CookieTransport {
   const secure = cookiesAreSecure(publicUrl);
   const names = cookieNames(browser.cookieNames, secure);
   // Lax, not Strict, for the access and CSRF cookies: a link into /account from a mail must
   // arrive signed in. Unsafe requests never rely on SameSite; they need the CSRF checks.
   const base: CookieSerializeOptions = { secure, sameSite: 'lax', path: '/' };
   const accessOptions: CookieSerializeOptions = { ...base, httpOnly: true };
-  const refreshOptions: CookieSerializeOptions = { ...base, httpOnly: true, sameSite: 'strict', path: REFRESH_COOKIE_PATH };
+  const refreshOptions: CookieSerializeOptions = {
+    ...base,
+    httpOnly: true,
+    sameSite: 'strict',
+    path: REFRESH_COOKIE_PATH,
+  };
   const csrfOptions: CookieSerializeOptions = { ...base, httpOnly: false };
   const csrfNames = [...new Set([names.accessCsrf, names.refreshCsrf])];
 

@@ -38,7 +38,9 @@ export function trustedOrigins(publicUrl: string, corsOrigins: readonly string[]
 export function safeReturnTo(returnTo: unknown, own: string, trusted: ReadonlySet<string>): string | undefined {
   if (typeof returnTo !== 'string' || returnTo === '' || returnTo.length > 2048) return undefined;
   // Browsers strip tabs and newlines from URLs and treat `\` as `/`: refuse rather than guess.
-  if (/[\u0000-\u001f\u007f\\]/.test(returnTo)) return undefined;
+  if ([...returnTo].some((char) => char === '\\' || char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)) {
+    return undefined;
+  }
   let url: URL;
   try {
     url = new URL(returnTo, own);

@@ -175,7 +175,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       if (token === undefined) {
         const credential = authenticator.cookieCredential(request, ['refresh']);
         if (credential === undefined) {
-          throw new AppError('authorization_required', 'Send a refresh token as Bearer, as refresh_token, or as its cookie.');
+          throw new AppError(
+            'authorization_required',
+            'Send a refresh token as Bearer, as refresh_token, or as its cookie.',
+          );
         }
         // Checked before the rotation, so a forged request rotates nothing.
         const principal = await sessions.authenticate(credential.token, ['refresh']);

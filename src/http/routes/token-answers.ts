@@ -36,13 +36,23 @@ export const tokensBody = (pair: TokenPair) => ({
   expires_in: pair.expiresIn,
 });
 
-export function loginAnswer(reply: FastifyReply, cookies: CookieTransport, pair: TokenPair, transport?: TransportChoice) {
+export function loginAnswer(
+  reply: FastifyReply,
+  cookies: CookieTransport,
+  pair: TokenPair,
+  transport?: TransportChoice,
+) {
   const message = 'Login successful';
   if (transport !== 'cookie') return { message, tokens: tokensBody(pair) };
   return { message, csrf_token: cookies.set(reply, pair), expires_in: pair.expiresIn };
 }
 
-export function refreshAnswer(reply: FastifyReply, cookies: CookieTransport, pair: TokenPair, transport: TransportChoice) {
+export function refreshAnswer(
+  reply: FastifyReply,
+  cookies: CookieTransport,
+  pair: TokenPair,
+  transport: TransportChoice,
+) {
   if (transport !== 'cookie') return tokensBody(pair);
   return { csrf_token: cookies.set(reply, pair), expires_in: pair.expiresIn };
 }
