@@ -24,7 +24,7 @@ import { createAuthenticator } from './http/authenticate.js';
 import { createCookieTransport } from './http/browser/cookies.js';
 import { trustedOrigins } from './http/browser/origins.js';
 import { registerErrorHandling } from './http/error-handler.js';
-import { linkPages } from './http/pages/link-pages.js';
+import { pages } from './http/pages/index.js';
 import { perIpLimit } from './http/rate-limit.js';
 import { authRoutes } from './http/routes/auth.js';
 import { emailRoutes } from './http/routes/email.js';
@@ -87,6 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     emailFlows: core.emailFlows,
     mfa: core.mfa,
     health: stores.health,
+    isUnavailable: (error) => stores.isUnavailable(error),
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
     jwks: () => core.tokens.jwks(),
     guard: authenticator.guard,
@@ -171,7 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(sessionRoutes, services);
   await app.register(emailRoutes, services);
   await app.register(mfaRoutes, services);
-  await app.register(linkPages, services);
+  await app.register(pages, services);
   await app.register(userRoutes, services);
   await app.register(healthRoutes, services);
   await app.register(wellKnownRoutes, services);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ENGINES } from './engines.js';
-import { bearer, json, login, newCredentials, register, startApp, whoami } from './helpers.js';
+import { bearer, FORM_HEADERS, json, login, newCredentials, register, startApp, whoami } from './helpers.js';
 import { linkToken, startMailServer } from './mail-server.js';
 
 for (const engine of ENGINES) {
@@ -54,13 +54,13 @@ for (const engine of ENGINES) {
         assert.equal(page.statusCode, 200);
         assert.match(String(page.headers['content-type']), /^text\/html/);
         assert.equal(page.headers['referrer-policy'], 'no-referrer');
-        assert.match(String(page.headers['content-security-policy']), /default-src 'none'.*frame-ancestors 'none'/);
+        assert.match(String(page.headers['content-security-policy']), /default-src 'self'.*frame-ancestors 'none'/);
         assert.match(page.body, new RegExp(`name="token" value="${token}"`));
       }
       const posted = await app.inject({
         method: 'POST',
         url: '/verify-email',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: FORM_HEADERS,
         payload: `token=${token}`,
       });
       assert.equal(posted.statusCode, 200);
@@ -68,7 +68,7 @@ for (const engine of ENGINES) {
       const again = await app.inject({
         method: 'POST',
         url: '/verify-email',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: FORM_HEADERS,
         payload: `token=${token}`,
       });
       assert.equal(again.statusCode, 400);

@@ -129,6 +129,9 @@ export function json<T = Record<string, unknown>>(response: LightMyRequestRespon
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** A form post as a browser sends it from one of our own pages (Sec-Fetch-Site: same-origin). */
+export const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' };
+
 export interface Credentials {
   username: string;
   email: string;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ENGINES } from './engines.js';
-import { json, login, newCredentials, register, startApp, whoami } from './helpers.js';
+import { FORM_HEADERS, json, login, newCredentials, register, startApp, whoami } from './helpers.js';
 import { linkToken, type ReceivedMail, startMailServer } from './mail-server.js';
 
 const NEW_PASSWORD = 'a brand new passphrase here';
@@ -143,19 +143,19 @@ for (const engine of ENGINES) {
       const page = await app.inject({ method: 'GET', url: `/reset-password?token=${token}` });
       assert.equal(page.statusCode, 200);
       assert.equal(page.headers['referrer-policy'], 'no-referrer');
-      assert.match(page.body, /<label for="new_password">/);
+      assert.match(page.body, /<label for="field-new_password">/);
       await login(app, credentials); // the GET changed nothing
 
       const form = (password: string) =>
         app.inject({
           method: 'POST',
           url: '/reset-password',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          headers: FORM_HEADERS,
           payload: new URLSearchParams({ token, new_password: password }).toString(),
         });
       const weak = await form('short');
       assert.equal(weak.statusCode, 400);
-      assert.match(weak.body, /new_password: too short/);
+      assert.match(weak.body, /New password: This is too short/);
       assert.match(weak.body, new RegExp(`value="${token}"`), 'the form comes back with the same link');
       const done = await form(NEW_PASSWORD);
       assert.equal(done.statusCode, 200);

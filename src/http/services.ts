@@ -20,6 +20,8 @@ export interface Services {
   emailFlows: EmailFlowService;
   mfa: MfaService;
   health: readonly HealthCheck[];
+  /** Whether an error means a store is unreachable (answered 503 `unavailable`). */
+  isUnavailable(error: unknown): boolean;
   /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
   limitPerIp(bucket: string): Precondition;
   jwks(): KeyRing['jwks'];

@@ -1,47 +1,84 @@
 /**
- * Server-rendered pages: escaped by construction (every value goes through `escapeHtml`), one
- * stylesheet allowed by its hash, no script, and the headers that keep a one-time token in the
- * URL from leaking (no Referer) or the page from being framed.
+ * The pages' HTML: escaped by construction (every interpolated value goes through `escapeHtml`
+ * unless it is already Html), one layout, and the headers that keep a one-time token in a URL
+ * from leaking (no Referer) and the page from being framed.
  */
-import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { escapeHtml } from '../../escape-html.js';
-
-const STYLE = `body{font-family:system-ui,sans-serif;line-height:1.5;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#111}
-label{display:block;margin:1rem 0 .25rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
-button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem}.error{color:#b91c1c}.ok{color:#166534}`;
-const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
-
-/** Nothing but this page's own stylesheet; forms post only here; never in a frame. */
-export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+import type { PageStrings } from './strings.js';
 
 /** Marks text as already safe HTML (built from escaped parts). */
 export interface Html {
   readonly html: string;
 }
 
+export type HtmlValue = string | Html | readonly Html[];
+
 /** A template literal that escapes every interpolated value unless it is already Html. */
-export function html(strings: TemplateStringsArray, ...values: (string | Html)[]): Html {
+export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Html {
   let out = strings[0] ?? '';
   values.forEach((value, i) => {
-    out += (typeof value === 'string' ? escapeHtml(value) : value.html) + (strings[i + 1] ?? '');
+    const text =
+      typeof value === 'string' ? escapeHtml(value) : 'html' in value ? value.html : value.map((v) => v.html).join('');
+    out += text + (strings[i + 1] ?? '');
   });
   return { html: out };
 }
 
-export function sendPage(reply: FastifyReply, status: number, title: string, body: Html): FastifyReply {
+/** Trusted markup made by our own code (the QR code's SVG), never from input. */
+export const trusted = (markup: string): Html => ({ html: markup });
+
+export const STYLESHEET_PATH = '/pages/style.css';
+
+/**
+ * Nothing but our own stylesheet; no script; forms post only here or to a trusted origin (a
+ * redirect after a form counts as its action in browsers); never in a frame.
+ */
+export function pageCsp(formTargets: readonly string[]): string {
+  return [
+    "default-src 'self'",
+    "script-src 'none'",
+    "img-src 'self' data:",
+    `form-action 'self' ${formTargets.join(' ')}`.trim(),
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+  ].join('; ');
+}
+
+export interface Layout {
+  strings: PageStrings;
+  csp: string;
+}
+
+export interface PageContent {
+  status: number;
+  title: string;
+  body: Html;
+  /** The signed-in user's name and a sign-out form's CSRF token, for the header. */
+  signedIn?: { username: string; csrfToken: string };
+}
+
+export function sendPage(reply: FastifyReply, layout: Layout, page: PageContent): FastifyReply {
+  const { strings } = layout;
+  const nav = page.signedIn
+    ? html`<nav aria-label="${strings.account}"><span>${strings.signedInAs(page.signedIn.username)}</span>
+<a href="/account">${strings.account}</a>
+<form method="post" action="/auth/sign-out" class="inline"><input type="hidden" name="csrf_token" value="${page.signedIn.csrfToken}"><button type="submit" class="link">${strings.signOut}</button></form></nav>`
+    : html``;
   return reply
-    .code(status)
+    .code(page.status)
     .header('content-type', 'text/html; charset=utf-8')
-    .header('content-security-policy', PAGE_CSP)
+    .header('content-security-policy', layout.csp)
     .header('referrer-policy', 'no-referrer')
     .header('x-frame-options', 'DENY')
     .send(
       html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title><style>${{ html: STYLE }}</style></head>
-<body><main><h1>${title}</h1>
-${body}</main></body></html>
+<html lang="${strings.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${page.title} · ${strings.product}</title><link rel="stylesheet" href="${STYLESHEET_PATH}"></head>
+<body><header class="site"><span class="brand">${strings.product}</span>${nav}</header>
+<main id="main"><h1>${page.title}</h1>
+${page.body}</main></body></html>
 `.html,
     );
 }

@@ -1,92 +1,81 @@
 /**
  * The pages mailed links open: /verify-email and /reset-password. A GET only shows a form (a
  * link scanner or a mail preview that fetches the link consumes nothing); the form's POST does
- * the work through the same core calls as the JSON API.
+ * the work through the same core calls, validation and per-address limit as the JSON API.
  */
-import formBody from '@fastify/formbody';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { AppError } from '../../errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppError } from '../../errors.js';
+import { bodySchemas, LinkTokenBody } from '../schemas.js';
 import type { Services } from '../services.js';
-import { html, sendPage } from './html.js';
+import { errorSummary, field, hidden, notice } from './forms.js';
+import { html } from './html.js';
+import { formRoute, formText, type PageApp } from './page-app.js';
+import type { PageKit } from './page-kit.js';
 
-interface TokenQuery {
-  token?: string;
-}
-interface VerifyForm {
-  token?: string;
-}
-interface ResetForm {
-  token?: string;
-  new_password?: string;
-}
+export function linkPages(app: PageApp, services: Services, kit: PageKit): void {
+  const { emailFlows, config } = services;
+  const { strings } = kit;
+  const fromOurPages = async (request: FastifyRequest) => kit.assertFromOurPages(request);
+  // A reset hashes a good new password before it looks at the token: without the limit,
+  // guesses would buy argon2 work.
+  const before = [fromOurPages, services.limitPerIp('link').hook];
+  const tokenOf = (request: FastifyRequest) => String((request.query as Record<string, unknown>).token ?? '');
 
-const hidden = { schema: { hide: true } };
+  const verifyPage = (reply: FastifyReply, token: string) =>
+    kit.render(reply, {
+      status: 200,
+      title: strings.verifyEmail,
+      body: html`<form method="post" action="/verify-email">${hidden('token', token)}
+<p>${strings.verifyPrompt}</p><button type="submit">${strings.verifyButton}</button></form>`,
+    });
 
-function failure(reply: FastifyReply, title: string, error: unknown, retry: ReturnType<typeof html>): FastifyReply {
-  if (!(error instanceof AppError) || error.status >= 500) throw error;
-  const fields = error.details?.map((d) => `${d.field}: ${d.problem.replace(/_/g, ' ')}`).join('; ');
-  return sendPage(
-    reply,
-    error.status,
-    title,
-    html`<p class="error" role="alert">${error.message}${fields ? ` (${fields})` : ''}</p>${retry}`,
-  );
-}
+  app.get('/verify-email', { schema: { hide: true } }, async (request, reply) => verifyPage(reply, tokenOf(request)));
 
-export const linkPages: FastifyPluginAsync<Services> = async (app, { emailFlows, config, limitPerIp }) => {
-  // Forms post as application/x-www-form-urlencoded: accepted on these pages only, the API stays JSON.
-  await app.register(formBody, { bodyLimit: config.bodyLimitBytes });
-  const limit = config.password;
-  // The same per-address limit as POST /auth/verify and /auth/password/reset: a reset hashes a
-  // good new password before it looks at the token, so without it guesses would buy argon2 work.
-  const posted = { ...hidden, onRequest: limitPerIp('link').hook };
-
-  const verifyForm = (token: string) =>
-    html`<form method="post" action="/verify-email">
-<input type="hidden" name="token" value="${token}">
-<p>Confirm this email address for your account.</p>
-<button type="submit">Confirm my address</button></form>`;
-
-  app.get<{ Querystring: TokenQuery }>('/verify-email', hidden, async (request, reply) =>
-    sendPage(reply, 200, 'Confirm your email address', verifyForm(String(request.query.token ?? ''))),
-  );
-  app.post<{ Body: VerifyForm }>('/verify-email', posted, async (request, reply) => {
-    const title = 'Confirm your email address';
+  app.post('/verify-email', formRoute(LinkTokenBody.properties, before), async (request, reply) => {
+    const outcome = (status: number, body: ReturnType<typeof html>) =>
+      kit.render(reply, { status, title: strings.verifyEmail, body });
+    const invalid = kit.invalid(request);
+    if (invalid) return outcome(invalid.status, html`${errorSummary(strings, invalid)}<p>${strings.verifyRetry}</p>`);
     try {
-      const purpose = await emailFlows.verify(String(request.body?.token ?? ''));
-      const done =
-        purpose === 'change_email' ? 'Your email address has been changed.' : 'Your email address is confirmed.';
-      return sendPage(reply, 200, title, html`<p class="ok" role="status">${done}</p>`);
+      const purpose = await emailFlows.verify(request.body.token);
+      return outcome(200, notice(purpose === 'change_email' ? strings.verifyChanged : strings.verifyDone));
     } catch (error) {
-      return failure(reply, title, error, html`<p>Ask for a new link from the app you signed up with.</p>`);
+      const failure = kit.expected(error, reply);
+      return outcome(failure.status, html`${errorSummary(strings, failure)}<p>${strings.verifyRetry}</p>`);
     }
   });
 
-  const resetForm = (token: string) =>
-    html`<form method="post" action="/reset-password">
-<input type="hidden" name="token" value="${token}">
-<label for="new_password">New password</label>
-<input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="${String(limit.minLength)}" maxlength="${String(limit.maxLength)}">
-<button type="submit">Set my new password</button></form>`;
+  const resetBody = bodySchemas(config).resetPassword;
+  const resetForm = (reply: FastifyReply, status: number, token: string, error?: AppError) =>
+    kit.render(reply, {
+      status,
+      title: strings.resetPassword,
+      body: html`${errorSummary(strings, error, { new_password: strings.newPassword })}
+<form method="post" action="/reset-password" novalidate>${hidden('token', token)}
+${field({ name: 'new_password', label: strings.newPassword, type: 'password', autocomplete: 'new-password', hint: strings.passwordHint(config.password.minLength), maxLength: config.password.maxLength }, strings, error)}
+<button type="submit">${strings.resetButton}</button></form>`,
+    });
 
-  app.get<{ Querystring: TokenQuery }>('/reset-password', hidden, async (request, reply) =>
-    sendPage(reply, 200, 'Choose a new password', resetForm(String(request.query.token ?? ''))),
+  app.get('/reset-password', { schema: { hide: true } }, async (request, reply) =>
+    resetForm(reply, 200, tokenOf(request)),
   );
-  app.post<{ Body: ResetForm }>('/reset-password', posted, async (request, reply) => {
-    const title = 'Choose a new password';
-    const token = String(request.body?.token ?? '');
+
+  app.post('/reset-password', formRoute(resetBody.properties, before), async (request, reply) => {
+    const token = formText(request, 'token') ?? '';
+    const invalid = kit.invalid(request);
+    if (invalid) return resetForm(reply, invalid.status, token, invalid);
     try {
-      await emailFlows.resetPassword(token, String(request.body?.new_password ?? ''));
-      return sendPage(
-        reply,
-        200,
-        title,
-        html`<p class="ok" role="status">Your password is changed, and every session was signed out. Sign in with the new password.</p>`,
-      );
+      await emailFlows.resetPassword(request.body.token, request.body.new_password);
+      return kit.render(reply, {
+        status: 200,
+        title: strings.resetPassword,
+        body: html`${notice(strings.notices.password_reset)}<p><a href="/login">${strings.signIn}</a></p>`,
+      });
     } catch (error) {
-      // A weak password leaves the link usable: offer the form again with the same token.
-      const again = error instanceof AppError && error.code === 'validation_failed' ? resetForm(token) : html``;
-      return failure(reply, title, error, again);
+      const failure = kit.expected(error, reply);
+      // A weak password leaves the link usable: the form comes back with the same token.
+      if (failure.code === 'validation_failed') return resetForm(reply, failure.status, token, failure);
+      return kit.render(reply, { status: failure.status, title: strings.resetPassword, body: errorSummary(strings, failure) });
     }
   });
-};
+}

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { EMAIL_FLOW_ERRORS } from '../../core/email-flows.js';
 import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
-import { bodySchemas, EmailBody, LinkTokenBody, MessageBody } from '../schemas.js';
+import { bodySchemas, EmailBody, LinkTokenBody, MessageBody, NewEmailBody } from '../schemas.js';
 import type { Services } from '../services.js';
 
 /** One answer for every well-formed address, known or not. */
@@ -96,9 +96,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<Services> = async (app, serv
       tag: 'email',
       summary: 'Change the address: a link to the new one confirms it, a notice goes to the current one',
       before: [guard({ types: ['access'], fresh: true })],
-      input: {
-        body: Type.Object({ new_email: Type.String({ minLength: 1, maxLength: 254 }) }),
-      },
+      input: { body: NewEmailBody },
       answers: { 202: MessageBody },
       errors: EMAIL_FLOW_ERRORS.changeEmail,
     }),

@@ -5,12 +5,11 @@ import { MFA_ERRORS } from '../../core/mfa.js';
 import { AppError } from '../../errors.js';
 import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
-import { MessageBody } from '../schemas.js';
+import { MessageBody, MfaCode as Code } from '../schemas.js';
 import { clientInfo, iso, type Services } from '../services.js';
 import { CookieLoginAnswer, LoginAnswer, loginAnswer, Transport } from './token-answers.js';
 
 const FactorParams = Type.Object({ factor_id: Type.String({ minLength: 1, maxLength: 64 }) });
-const Code = Type.String({ minLength: 1, maxLength: 16, description: 'The 6 digits the authenticator app shows.' });
 const RecoveryCodes = Type.Object({
   recovery_codes: Type.Array(Type.String(), { description: 'Ten single-use codes; shown once, stored only hashed.' }),
 });

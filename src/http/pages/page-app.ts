@@ -1,0 +1,28 @@
+/** The instance type page modules register on, and reading a form field that may not have validated. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import { type TObject, type TProperties, Type } from 'typebox';
+
+export type PageApp = Parameters<FastifyPluginAsyncTypebox>[0];
+
+/** A form field as text, whether or not the form passed validation (for return_to, tokens, values to refill). */
+export function formText(request: FastifyRequest, name: string): string | undefined {
+  const body = request.body as Record<string, unknown> | undefined | null;
+  const value = body?.[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export const ReturnTo = Type.Optional(Type.String({ maxLength: 2048 }));
+export const CsrfField = Type.String({ minLength: 1, maxLength: 128 });
+
+/**
+ * A page form's route options: the same schema as its API twin validates it, but a failure
+ * reaches the handler (attachValidation), which shows it on the form instead of answering JSON.
+ */
+export function formRoute<P extends TProperties>(properties: P, onRequest: onRequestHookHandler[] = []) {
+  return {
+    schema: { hide: true, body: Type.Object(properties) as TObject<P> },
+    attachValidation: true,
+    onRequest,
+  };
+}
