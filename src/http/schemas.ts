@@ -54,7 +54,11 @@ export const LinkTokenBody = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 256, description: 'From the link in the mail.' }),
 });
 
-export const MfaCode = Type.String({ minLength: 1, maxLength: 16, description: 'The 6 digits the authenticator app shows.' });
+export const MfaCode = Type.String({
+  minLength: 1,
+  maxLength: 16,
+  description: 'The 6 digits the authenticator app shows.',
+});
 
 export const NewEmailBody = Type.Object({ new_email: Type.String({ minLength: 1, maxLength: EMAIL_MAX }) });
 

@@ -137,15 +137,10 @@ ${action(s, '/account/mfa/remove', strings.removeMfa, hidden('factor_id', confir
       }
     });
 
-  post(
-    '/account/password',
-    bodies.changePassword.properties,
-    FRESH,
-    async (s, body) => {
-      await accounts.changePassword(s.principal, body.current_password ?? '', body.new_password ?? '');
-      return 'password_changed';
-    },
-  );
+  post('/account/password', bodies.changePassword.properties, FRESH, async (s, body) => {
+    await accounts.changePassword(s.principal, body.current_password ?? '', body.new_password ?? '');
+    return 'password_changed';
+  });
 
   post('/account/email', NewEmailBody.properties, FRESH, async (s, body) => {
     await emailFlows.requestEmailChange(s.principal, body.new_email ?? '');
@@ -168,7 +163,15 @@ ${action(s, '/account/mfa/remove', strings.removeMfa, hidden('factor_id', confir
     return 'session_ended';
   });
 
-  const enrolPage = (reply: FastifyReply, s: PageSession, status: number, factorId: string, secret: string, qr?: string, error?: AppError) =>
+  const enrolPage = (
+    reply: FastifyReply,
+    s: PageSession,
+    status: number,
+    factorId: string,
+    secret: string,
+    qr?: string,
+    error?: AppError,
+  ) =>
     kit.render(reply, {
       status,
       title: strings.enrolTitle,

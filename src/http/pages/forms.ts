@@ -28,10 +28,10 @@ export function field(spec: FieldSpec, strings: PageStrings, error: AppError | u
   const firstWithProblem = error?.details?.[0]?.field === spec.name;
   return html`<label for="${id}">${spec.label}</label>
 ${spec.hint ? html`<p class="hint" id="${id}-hint">${spec.hint}</p>` : html``}${
-    problems.length > 0
-      ? html`<p class="field-error" id="${id}-error">${problems.map((p) => html`${strings.problems[p.problem]} `)}</p>`
-      : html``
-  }<input id="${id}" name="${spec.name}" type="${spec.type ?? 'text'}" autocomplete="${spec.autocomplete}"${attribute(
+  problems.length > 0
+    ? html`<p class="field-error" id="${id}-error">${problems.map((p) => html`${strings.problems[p.problem]} `)}</p>`
+    : html``
+}<input id="${id}" name="${spec.name}" type="${spec.type ?? 'text'}" autocomplete="${spec.autocomplete}"${attribute(
     'value',
     spec.type === 'password' ? undefined : spec.value,
   )}${attribute('minlength', spec.minLength)}${attribute('maxlength', spec.maxLength)}${attribute('inputmode', spec.inputMode)}${
@@ -46,14 +46,19 @@ export const hidden = (name: string, value: string | undefined): Html =>
   value === undefined ? html`` : html`<input type="hidden" name="${name}" value="${value}">`;
 
 /** The error, announced to screen readers, with links to the fields that need fixing. */
-export function errorSummary(strings: PageStrings, error: AppError | undefined, labels: Record<string, string> = {}): Html {
+export function errorSummary(
+  strings: PageStrings,
+  error: AppError | undefined,
+  labels: Record<string, string> = {},
+): Html {
   if (!error) return html``;
   const fields = (error.details ?? []).filter((d: FieldProblem) => labels[d.field] !== undefined);
   return html`<div class="error-summary" role="alert" aria-labelledby="error-summary-title">
 <h2 id="error-summary-title">${strings.errorsTitle}</h2><p>${error.message}</p>${
     fields.length > 0
       ? html`<ul>${fields.map(
-          (d) => html`<li><a href="#field-${d.field}">${labels[d.field] ?? d.field}: ${strings.problems[d.problem]}</a></li>`,
+          (d) =>
+            html`<li><a href="#field-${d.field}">${labels[d.field] ?? d.field}: ${strings.problems[d.problem]}</a></li>`,
         )}</ul>`
       : html``
   }</div>`;

@@ -75,7 +75,11 @@ ${field({ name: 'new_password', label: strings.newPassword, type: 'password', au
       const failure = kit.expected(error, reply);
       // A weak password leaves the link usable: the form comes back with the same token.
       if (failure.code === 'validation_failed') return resetForm(reply, failure.status, token, failure);
-      return kit.render(reply, { status: failure.status, title: strings.resetPassword, body: errorSummary(strings, failure) });
+      return kit.render(reply, {
+        status: failure.status,
+        title: strings.resetPassword,
+        body: errorSummary(strings, failure),
+      });
     }
   });
 }

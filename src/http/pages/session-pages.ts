@@ -56,7 +56,8 @@ export function sessionPages(app: PageApp, services: Services, kit: PageKit): vo
     return reply.redirect('/login?notice=signed_out', 303);
   });
 
-  const toLogin = (reply: FastifyReply, returnTo: string | undefined) => reply.redirect(withReturn('/login', returnTo), 303);
+  const toLogin = (reply: FastifyReply, returnTo: string | undefined) =>
+    reply.redirect(withReturn('/login', returnTo), 303);
 
   app.get(
     '/auth/resume',

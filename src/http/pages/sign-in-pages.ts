@@ -47,10 +47,21 @@ ${field({ name: 'password', label: strings.password, type: 'password', autocompl
 <button type="submit">${strings.signIn}</button></form>
 <p><a href="${withReturn('/forgot-password', state.returnTo)}">${strings.forgotPassword}</a></p>
 <p>${strings.noAccount} <a href="${withReturn('/register', state.returnTo)}">${strings.register}</a></p>`;
-    return kit.render(reply, { status: state.status ?? 200, title: strings.signIn, body, signedIn: kit.header(current) });
+    return kit.render(reply, {
+      status: state.status ?? 200,
+      title: strings.signIn,
+      body,
+      signedIn: kit.header(current),
+    });
   };
 
-  const mfaPage = (reply: FastifyReply, status: number, mfaToken: string, returnTo: string | undefined, error?: AppError) =>
+  const mfaPage = (
+    reply: FastifyReply,
+    status: number,
+    mfaToken: string,
+    returnTo: string | undefined,
+    error?: AppError,
+  ) =>
     kit.render(reply, {
       status,
       title: strings.mfaTitle,
@@ -68,9 +79,15 @@ ${field({ name: 'recovery_code', label: strings.recoveryCode, autocomplete: 'off
     });
 
   /** Opens the browser session; a session this browser had before is ended, not left behind. */
-  const signedIn = async (request: FastifyRequest, reply: FastifyReply, pair: TokenPair, returnTo: string | undefined) => {
+  const signedIn = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    pair: TokenPair,
+    returnTo: string | undefined,
+  ) => {
     const previous = await kit.session(request);
-    if (previous && previous.principal.session.id !== pair.sessionId) await sessions.logout(previous.principal, 'local');
+    if (previous && previous.principal.session.id !== pair.sessionId)
+      await sessions.logout(previous.principal, 'local');
     cookies.set(reply, pair);
     return reply.redirect(returnTo ?? '/account', 303);
   };
@@ -86,7 +103,11 @@ ${field({ name: 'recovery_code', label: strings.recoveryCode, autocomplete: 'off
   app.post(
     '/login',
     formRoute(
-      { username: Type.String({ minLength: 1, maxLength: 254 }), password: bodies.login.properties.password, return_to: ReturnTo },
+      {
+        username: Type.String({ minLength: 1, maxLength: 254 }),
+        password: bodies.login.properties.password,
+        return_to: ReturnTo,
+      },
       [fromOurPages, services.limitPerIp('login').hook],
     ),
     async (request, reply) => {
@@ -95,7 +116,11 @@ ${field({ name: 'recovery_code', label: strings.recoveryCode, autocomplete: 'off
       const invalid = kit.invalid(request);
       if (invalid) return loginPage(reply, request, { status: invalid.status, error: invalid, username, returnTo });
       try {
-        const result = await accounts.login({ username: request.body.username }, request.body.password, clientInfo(request));
+        const result = await accounts.login(
+          { username: request.body.username },
+          request.body.password,
+          clientInfo(request),
+        );
         if ('mfa' in result) return mfaPage(reply, 200, result.mfa.mfaToken, returnTo);
         return await signedIn(request, reply, result.tokens, returnTo);
       } catch (error) {
@@ -129,7 +154,8 @@ ${field({ name: 'recovery_code', label: strings.recoveryCode, autocomplete: 'off
       } catch (error) {
         const failure = kit.expected(error, reply);
         // A dead challenge (expired, used, five wrong codes) sends the user back to the password.
-        if (failure.code === 'invalid_token') return loginPage(reply, request, { status: 401, error: failure, returnTo });
+        if (failure.code === 'invalid_token')
+          return loginPage(reply, request, { status: 401, error: failure, returnTo });
         return mfaPage(reply, failure.status, mfaToken, returnTo, failure);
       }
     },
@@ -155,7 +181,10 @@ ${field({ name: 'password', label: strings.password, type: 'password', autocompl
 
   app.post(
     '/register',
-    formRoute({ ...bodies.register.properties, return_to: ReturnTo }, [fromOurPages, services.limitPerIp('register').hook]),
+    formRoute({ ...bodies.register.properties, return_to: ReturnTo }, [
+      fromOurPages,
+      services.limitPerIp('register').hook,
+    ]),
     async (request, reply) => {
       const state = {
         returnTo: kit.returnTo(formText(request, 'return_to')),
@@ -174,7 +203,10 @@ ${field({ name: 'password', label: strings.password, type: 'password', autocompl
     },
   );
 
-  const forgotPage = (reply: FastifyReply, state: { status?: number; error?: AppError; sent?: boolean; email?: string }) =>
+  const forgotPage = (
+    reply: FastifyReply,
+    state: { status?: number; error?: AppError; sent?: boolean; email?: string },
+  ) =>
     kit.render(reply, {
       status: state.status ?? 200,
       title: strings.forgotPassword,
@@ -194,7 +226,8 @@ ${field({ name: 'email', label: strings.email, type: 'email', autocomplete: 'ema
     formRoute(EmailBody.properties, [fromOurPages, services.limitPerIp('mail').hook]),
     async (request, reply) => {
       const invalid = kit.invalid(request);
-      if (invalid) return forgotPage(reply, { status: invalid.status, error: invalid, email: formText(request, 'email') });
+      if (invalid)
+        return forgotPage(reply, { status: invalid.status, error: invalid, email: formText(request, 'email') });
       // The same page whether or not the address has an account (no enumeration).
       await services.emailFlows.requestPasswordReset(request.body.email);
       return forgotPage(reply, { sent: true });

@@ -5,7 +5,7 @@ import { MFA_ERRORS } from '../../core/mfa.js';
 import { AppError } from '../../errors.js';
 import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
-import { MessageBody, MfaCode as Code } from '../schemas.js';
+import { MfaCode as Code, MessageBody } from '../schemas.js';
 import { clientInfo, iso, type Services } from '../services.js';
 import { CookieLoginAnswer, LoginAnswer, loginAnswer, Transport } from './token-answers.js';
 
