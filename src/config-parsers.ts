@@ -107,6 +107,8 @@ export function parseOrigin(raw: string): string | undefined {
     return undefined;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  // URL parsers accept `*` in a host name; a pattern must not pass for an origin.
+  if (!/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/i.test(url.hostname)) return undefined;
   // Only the bare origin is accepted, so what an operator writes is exactly what is compared.
   return url.origin === value.replace(/\/$/, '') ? url.origin : undefined;
 }

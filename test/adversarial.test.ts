@@ -42,7 +42,24 @@ interface Context {
   payload: Record<string, unknown>;
   now: number;
   victim: { username: string; email: string; password: string };
+  /** The victim's browser session: its cookies and CSRF token. */
+  browser: { access: string; refresh: string; csrf: string };
 }
+
+const OWN_ORIGIN = 'http://127.0.0.1:5000';
+/** An unsafe request on the victim's cookie session, with whatever CSRF proof the case brings. */
+const withCookies =
+  (url: string, proof: (c: Context) => Record<string, string>, payload: unknown = {}, cookie = 'tessera-access') =>
+  (c: Context): InjectOptions => ({
+    method: 'POST',
+    url,
+    headers: {
+      'content-type': 'application/json',
+      cookie: `${cookie}=${cookie === 'tessera-access' ? c.browser.access : c.browser.refresh}; tessera-csrf=${c.browser.csrf}`,
+      ...proof(c),
+    },
+    payload: JSON.stringify(payload),
+  });
 
 const whoamiWith =
   (token: (c: Context) => string) =>
@@ -563,6 +580,73 @@ const CASES: Case[] = [
     status: 401,
     code: 'invalid_token',
   },
+  // CSRF on the cookie transport: each needs the session's own token, equal to its cookie, from a trusted origin.
+  {
+    name: 'a cookie logout with no CSRF header',
+    request: withCookies('/auth/logout', () => ({ origin: OWN_ORIGIN })),
+    status: 403,
+    code: 'csrf_failed',
+  },
+  {
+    name: 'a cookie logout with a guessed CSRF token in header and cookie',
+    request: (c) => {
+      const guess = randomBytes(32).toString('base64url');
+      return {
+        method: 'POST',
+        url: '/auth/logout',
+        headers: {
+          cookie: `tessera-access=${c.browser.access}; tessera-csrf=${guess}`,
+          'x-csrf-token': guess,
+          origin: OWN_ORIGIN,
+        },
+        payload: {},
+      };
+    },
+    status: 403,
+    code: 'csrf_failed',
+  },
+  {
+    name: "a cookie logout with the session's token from a foreign origin",
+    request: withCookies('/auth/logout', (c) => ({ 'x-csrf-token': c.browser.csrf, origin: 'https://evil.example' })),
+    status: 403,
+    code: 'csrf_failed',
+  },
+  {
+    name: "a cookie logout with the session's token, Origin null and no fetch metadata",
+    request: withCookies('/auth/logout', (c) => ({ 'x-csrf-token': c.browser.csrf, origin: 'null' })),
+    status: 403,
+    code: 'csrf_failed',
+  },
+  {
+    name: 'a cookie logout from a same-site page on another port',
+    request: withCookies('/auth/logout', (c) => ({ 'x-csrf-token': c.browser.csrf, 'sec-fetch-site': 'same-site' })),
+    status: 403,
+    code: 'csrf_failed',
+  },
+  {
+    name: 'a cookie password change with no CSRF header',
+    request: withCookies('/auth/password', () => ({ origin: OWN_ORIGIN }), {
+      current_password: PASSWORD,
+      new_password: 'a planted new passphrase',
+    }),
+    status: 403,
+    code: 'csrf_failed',
+  },
+  {
+    name: 'a cookie refresh with no CSRF header (the rotation does not happen)',
+    request: withCookies('/auth/refresh', () => ({ origin: OWN_ORIGIN }), {}, 'tessera-refresh'),
+    status: 403,
+    code: 'csrf_failed',
+  },
+  {
+    name: "a CSRF token of another user's session",
+    request: withCookies('/auth/logout', () => ({
+      'x-csrf-token': 'Oq1dMhT3wBYnRfXU4w0sV0YxkP2bL3hQyJm7eK9cZaA',
+      origin: OWN_ORIGIN,
+    })),
+    status: 403,
+    code: 'csrf_failed',
+  },
 ];
 
 describe('adversarial suite', () => {
@@ -576,7 +660,20 @@ describe('adversarial suite', () => {
     await register(test.app, victim);
     const tokens = await login(test.app, victim);
     const { header, payload } = decodeJwt(tokens.access_token);
-    context = { tokens, header, payload, now: Math.floor(test.clock.now() / 1000), victim };
+    const cookieLogin = await test.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { username: victim.username, password: victim.password, transport: 'cookie' },
+    });
+    const jar = Object.fromEntries(
+      cookieLogin.cookies.map((c) => [(c as { name: string }).name, (c as { value: string }).value]),
+    );
+    const browser = {
+      access: jar['tessera-access'] ?? '',
+      refresh: jar['tessera-refresh'] ?? '',
+      csrf: jar['tessera-csrf'] ?? '',
+    };
+    context = { tokens, header, payload, now: Math.floor(test.clock.now() / 1000), victim, browser };
   });
   after(async () => {
     for (const fn of teardown.reverse()) await fn();
@@ -658,6 +755,114 @@ describe('adversarial suite', () => {
       assert.match(String(response.headers['content-type']), /^text\/html/);
       assert.match(response.body, /role="alert"/);
     }
+    assert.equal(await snapshot(test.stores, test.clock.now()), before);
+  });
+
+  it('pages: return_to never leads off the trusted origins (open redirect)', async () => {
+    for (const hostile of [
+      'https://evil.example/',
+      '//evil.example',
+      '/\\evil.example',
+      'https:evil.example',
+      'http://127.0.0.1:5000@evil.example/',
+      'javascript:alert(document.cookie)',
+      'data:text/html,<script>alert(1)</script>',
+      '\x00https://evil.example',
+    ]) {
+      const posted = await test.app.inject({
+        method: 'POST',
+        url: '/login',
+        headers: FORM_HEADERS,
+        payload: new URLSearchParams({
+          username: context.victim.username,
+          password: PASSWORD,
+          return_to: hostile,
+        }).toString(),
+      });
+      assert.equal(posted.statusCode, 303, hostile);
+      assert.equal(posted.headers.location, '/account', hostile);
+      const resume = await test.app.inject({
+        method: 'GET',
+        url: `/auth/resume?return_to=${encodeURIComponent(hostile)}`,
+        headers: { cookie: `tessera-refresh=${context.browser.refresh}` },
+      });
+      assert.ok(!String(resume.headers.location).includes('evil'), hostile);
+      context.browser.refresh =
+        (resume.cookies as { name: string; value: string }[]).find((c) => c.name === 'tessera-refresh')?.value ??
+        context.browser.refresh;
+    }
+  });
+
+  it('pages: forgot-password answers the same status and body for a known and an unknown address', async () => {
+    const ask = (email: string) =>
+      test.app.inject({
+        method: 'POST',
+        url: '/forgot-password',
+        headers: FORM_HEADERS,
+        payload: `email=${encodeURIComponent(email)}`,
+      });
+    const known = await ask(context.victim.email);
+    const unknown = await ask('nobody-here@example.com');
+    assert.equal(known.statusCode, unknown.statusCode);
+    assert.equal(known.body, unknown.body);
+  });
+
+  it('pages: none can be framed, and a GET of /logout signs nobody out', async () => {
+    const before = await snapshot(test.stores, test.clock.now());
+    for (const path of [
+      '/login',
+      '/register',
+      '/forgot-password',
+      '/reset-password',
+      '/verify-email',
+      '/account',
+      '/logout',
+    ]) {
+      const page = await test.app.inject({
+        method: 'GET',
+        url: path,
+        headers: { cookie: `tessera-access=${context.browser.access}; tessera-csrf=${context.browser.csrf}` },
+      });
+      if (page.statusCode === 303) continue;
+      assert.equal(page.headers['x-frame-options'], 'DENY', path);
+      assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/, path);
+    }
+    assert.equal(await snapshot(test.stores, test.clock.now()), before);
+  });
+
+  it('pages: a replayed sign-out or CSRF token of an ended session changes nothing', async () => {
+    const cookieLogin = await test.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { username: context.victim.username, password: PASSWORD, transport: 'cookie' },
+    });
+    const cookies = Object.fromEntries(
+      (cookieLogin.cookies as { name: string; value: string }[]).map((c) => [c.name, c.value]),
+    );
+    const ended = json<{ csrf_token: string }>(cookieLogin).csrf_token;
+    const signOut = () =>
+      test.app.inject({
+        method: 'POST',
+        url: '/auth/sign-out',
+        headers: { ...FORM_HEADERS, cookie: `tessera-access=${cookies['tessera-access']}` },
+        payload: `csrf_token=${ended}`,
+      });
+    assert.equal((await signOut()).statusCode, 303);
+    const before = await snapshot(test.stores, test.clock.now());
+    // The old session's token against the victim's live session: refused.
+    const replay = await test.app.inject({
+      method: 'POST',
+      url: '/auth/logout',
+      headers: {
+        cookie: `tessera-access=${context.browser.access}; tessera-csrf=${ended}`,
+        'x-csrf-token': ended,
+        origin: OWN_ORIGIN,
+      },
+      payload: {},
+    });
+    assert.equal(replay.statusCode, 403);
+    assert.equal(json(replay).error, 'csrf_failed');
+    assert.equal((await signOut()).statusCode, 303, 'signing out twice is harmless');
     assert.equal(await snapshot(test.stores, test.clock.now()), before);
   });
 

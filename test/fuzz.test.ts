@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
+import { CookieJar } from './cookie-jar.js';
 import {
   bearer,
+  FORM_HEADERS,
   json,
   login,
   newCredentials,
@@ -34,6 +36,7 @@ const FIELDS = [
   'mfa_token',
   'code',
   'recovery_code',
+  'transport',
   '__proto__',
   'constructor',
 ];
@@ -45,7 +48,7 @@ const body = fc.oneof(
     fc.oneof(
       fc.jsonValue(),
       fc.string({ unit: 'grapheme', maxLength: 40 }),
-      fc.constantFrom('', 'local', 'global', 'admin', "' OR 1=1 --", '\u0000', 'ａｄｍｉｎ'),
+      fc.constantFrom('', 'local', 'global', 'admin', 'cookie', "' OR 1=1 --", '\u0000', 'ａｄｍｉｎ'),
     ),
   ),
   fc.jsonValue({ maxDepth: 4 }),
@@ -117,6 +120,99 @@ describe('fuzzing every JSON body (fast-check)', () => {
           }
         }),
         { numRuns: 60 },
+      );
+    });
+  }
+});
+
+/** Form fields the pages take, with hostile values; the CSRF token is mostly the real one. */
+const FORM_FIELDS = [...FIELDS, 'return_to', 'csrf_token', 'session_id', 'factor_id', 'secret'];
+
+describe('fuzzing every page form (fast-check)', () => {
+  const teardown: (() => unknown)[] = [];
+  let test: TestApp;
+  const member = newCredentials('formfuzz');
+  const jar = new CookieJar();
+  const signInByCookie = async () => {
+    const response = await test.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { username: member.username, password: member.password, transport: 'cookie' },
+    });
+    jar.take(response);
+    return json<{ csrf_token: string }>(response).csrf_token;
+  };
+  let csrf = '';
+  before(async () => {
+    test = await startApp({ after: (fn) => teardown.push(fn) }, 'sqlite', { env: { RATE_LIMIT_PER_IP: '1000000' } });
+    await register(test.app, member);
+    csrf = await signInByCookie();
+  });
+  after(async () => {
+    for (const fn of teardown.reverse()) await fn();
+  });
+
+  const form = fc.oneof(
+    fc
+      .dictionary(
+        fc.constantFrom(...FORM_FIELDS),
+        fc.oneof(
+          fc.string({ unit: 'grapheme', maxLength: 40 }),
+          fc.constantFrom(
+            '',
+            '//evil.example',
+            'javascript:alert(1)',
+            '<script>',
+            "' OR 1=1 --",
+            '\u0000',
+            'REAL_CSRF',
+          ),
+        ),
+      )
+      .map((fields) => {
+        const params = new URLSearchParams();
+        for (const [name, value] of Object.entries(fields)) params.append(name, value === 'REAL_CSRF' ? csrf : value);
+        if (!('csrf_token' in fields)) params.append('csrf_token', csrf);
+        return params.toString();
+      }),
+    fc.string({ maxLength: 200 }),
+  );
+
+  const pages = [
+    '/login',
+    '/login/mfa',
+    '/register',
+    '/forgot-password',
+    '/verify-email',
+    '/reset-password',
+    '/account/password',
+    '/account/email',
+    '/account/verify-email',
+    '/account/sessions/end',
+    '/account/mfa/confirm',
+    '/account/mfa/recovery-codes',
+    '/account/mfa/remove',
+    '/auth/sign-out',
+  ];
+  for (const path of pages) {
+    it(`POST ${path}: never a 5xx, HTML or a redirect, and nothing stored changes on a 4xx`, async () => {
+      await fc.assert(
+        fc.asyncProperty(form, async (payload) => {
+          const before = await snapshot(test.stores, test.clock.now());
+          const response = await test.app.inject({
+            method: 'POST',
+            url: path,
+            headers: { ...jar.header(path), ...FORM_HEADERS },
+            payload,
+          });
+          assert.ok(response.statusCode < 500, `${response.statusCode} ${response.body}`);
+          if (response.statusCode !== 303) assert.match(String(response.headers['content-type']), /^text\/html/);
+          if (response.statusCode >= 400) assert.equal(await snapshot(test.stores, test.clock.now()), before);
+          // A form that validly signed out: sign in again for the next run.
+          const me = await test.app.inject({ method: 'GET', url: '/auth/whoami', headers: jar.header('/auth/whoami') });
+          if (me.statusCode !== 200) csrf = await signInByCookie();
+        }),
+        { numRuns: 40 },
       );
     });
   }
