@@ -183,6 +183,36 @@ describe('loadConfig', () => {
     assert.match(error.message, /DATABASE_URL="mysql:\/\/x"/);
   });
 
+  it('has the browser defaults, and refuses bad cookie names, wildcard origins and a missing stylesheet', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const { config } = loadConfig({ SECRET_KEY: LONG_SECRET }, dir);
+    assert.deepEqual(config.browser, {
+      cookieNames: 'tessera',
+      corsOrigins: [],
+      pagesLanguage: 'en',
+      pagesStylesheet: undefined,
+    });
+    const flask = loadConfig(
+      { SECRET_KEY: LONG_SECRET, COOKIE_NAMES: 'Flask', CORS_ORIGINS: 'https://a.example ,https://a.example' },
+      dir,
+    );
+    assert.equal(flask.config.browser.cookieNames, 'flask');
+    assert.deepEqual(flask.config.browser.corsOrigins, ['https://a.example']);
+    assert.throws(
+      () =>
+        loadConfig(
+          { SECRET_KEY: LONG_SECRET, COOKIE_NAMES: 'django', CORS_ORIGINS: '*', PAGES_STYLESHEET: 'missing.css' },
+          dir,
+        ),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.length === 3 &&
+        /COOKIE_NAMES="django"/.test(error.message) &&
+        /CORS_ORIGINS="\*"/.test(error.message) &&
+        /PAGES_STYLESHEET/.test(error.message),
+    );
+  });
+
   it('outside production, generates a secret once into DATA_DIR with a warning, and reuses it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
     const first = loadConfig({}, dir);
