@@ -26,6 +26,7 @@ import { trustedOrigins } from './http/browser/origins.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { pages } from './http/pages/index.js';
 import { perIpLimit } from './http/rate-limit.js';
+import { auditRoutes } from './http/routes/audit.js';
 import { authRoutes } from './http/routes/auth.js';
 import { emailRoutes } from './http/routes/email.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -86,6 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     sessions: core.sessions,
     emailFlows: core.emailFlows,
     mfa: core.mfa,
+    audit: core.audit,
     health: stores.health,
     isUnavailable: (error) => stores.isUnavailable(error),
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
@@ -150,6 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'email', description: 'Proving an address and recovering an account with mailed one-time links.' },
         { name: 'mfa', description: 'Second factors (TOTP, recovery codes) and the second step of a login.' },
         { name: 'users', description: 'User administration, for the `admin` role.' },
+        { name: 'audit', description: 'What happened to whom, by whom and from where, for the `admin` role.' },
         { name: 'health', description: 'Liveness and readiness, for load balancers.' },
         { name: 'keys', description: "Public keys for services that verify Tessera's tokens themselves." },
       ],
@@ -174,6 +177,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(mfaRoutes, services);
   await app.register(pages, services);
   await app.register(userRoutes, services);
+  await app.register(auditRoutes, services);
   await app.register(healthRoutes, services);
   await app.register(wellKnownRoutes, services);
 

@@ -126,3 +126,41 @@ export function parseOriginList(raw: string): string[] | undefined {
   if (origins.some((origin) => origin === undefined)) return undefined;
   return [...new Set(origins as string[])];
 }
+
+export interface WebhookEndpoint {
+  url: string;
+  /** The Standard Webhooks secret as given (`whsec_` + base64) and its key bytes. */
+  secret: string;
+  key: Buffer;
+  /** Event types it receives; `*` for all. */
+  types: readonly string[] | '*';
+}
+
+/**
+ * `WEBHOOK_URLS`: endpoints separated by commas or new lines, each `url|secret` or
+ * `url|secret|type+type`. The secret is a Standard Webhooks one: `whsec_` and the base64 of at
+ * least 24 random bytes. Types are checked against `known`; `*` (or none) means every type.
+ */
+export function parseWebhookUrls(raw: string, known: readonly string[]): WebhookEndpoint[] | undefined {
+  const entries = raw
+    .split(/[,\n]/)
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  const endpoints: WebhookEndpoint[] = [];
+  for (const entry of entries) {
+    const [url, secret, types, extra] = entry.split('|').map((part) => part.trim());
+    if (extra !== undefined || url === undefined || secret === undefined) return undefined;
+    if (parsePublicUrl(url) === undefined || /[\s|]/.test(url)) return undefined;
+    const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret);
+    const key = match?.[1] ? Buffer.from(match[1], 'base64') : undefined;
+    if (!key || key.length < 24) return undefined;
+    let chosen: readonly string[] | '*' = '*';
+    if (types !== undefined && types !== '' && types !== '*') {
+      const list = types.split('+').map((t) => t.trim());
+      if (list.some((t) => !known.includes(t))) return undefined;
+      chosen = [...new Set(list)];
+    }
+    endpoints.push({ url: new URL(url).href, secret, key, types: chosen });
+  }
+  return endpoints;
+}

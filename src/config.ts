@@ -17,7 +17,10 @@ import {
   parseOriginList,
   parsePublicUrl,
   parseTrustProxy,
+  parseWebhookUrls,
+  type WebhookEndpoint,
 } from './config-parsers.js';
+import { AUDIT_TYPES } from './core/audit-types.js';
 
 export type JwtAlgorithm = 'HS256' | 'EdDSA' | 'ES256' | 'RS256';
 export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'EdDSA', 'ES256', 'RS256'];
@@ -76,6 +79,16 @@ export interface Config {
     encryptionKey: string | undefined;
   };
   browser: BrowserConfig;
+  audit: {
+    /** False keeps no audit events (webhooks still fire): for measuring what the log costs. */
+    keep: boolean;
+    /** Events older than this are purged; 0 keeps them for ever. */
+    retentionSeconds: number;
+  };
+  /** Receivers of signed audit events (Standard Webhooks), delivered through the outbox. */
+  webhooks: WebhookEndpoint[];
+  /** Prometheus metrics on their own listener; undefined: off. */
+  metrics: { port: number; host: string } | undefined;
 }
 
 export type CookieNaming = 'tessera' | 'flask';
@@ -272,6 +285,19 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
       ),
       encryptionKey: env.MFA_ENCRYPTION_KEY || undefined,
     },
+    audit: {
+      keep: read('AUDIT_LOG', true, parseBoolean, 'true or false'),
+      retentionSeconds: duration('AUDIT_RETENTION', 90 * 86400),
+    },
+    webhooks: read(
+      'WEBHOOK_URLS',
+      [],
+      (raw) => parseWebhookUrls(raw, AUDIT_TYPES),
+      'url|whsec_secret or url|whsec_secret|type+type, separated by commas (see README)',
+    ),
+    metrics: env.METRICS_PORT
+      ? { port: integer('METRICS_PORT', 9464, 1, 65535), host: env.METRICS_HOST || '127.0.0.1' }
+      : undefined,
     browser: {
       cookieNames: read<CookieNaming>(
         'COOKIE_NAMES',

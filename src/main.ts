@@ -11,12 +11,14 @@ import { ConfigError, type LoadedConfig, loadConfig, readEnvironment } from './c
 import { importFlaskUsers } from './core/flask-import.js';
 import { emailProblems } from './core/identity.js';
 import { AppError } from './errors.js';
+import { auditJson } from './http/audit-json.js';
 import { createMailRenderer } from './mail/templates.js';
 import { createMailTransport } from './outbox/mail-transport.js';
 import { serve } from './server.js';
 import { readFlaskUsers } from './store/flask-source.js';
 import { migrateToLatest } from './store/migrations/index.js';
 import { openDatabase, openStores } from './store/open.js';
+import type { AuditEventRecord } from './store/types.js';
 import { rotateKeys } from './tokens/key-source.js';
 
 const USAGE = `Usage: tessera <command>
@@ -30,6 +32,7 @@ const USAGE = `Usage: tessera <command>
   keys rotate                                   make a new signing key (EdDSA/ES256/RS256); old ones verify until their tokens expire
   mail test --to ADDRESS                        send a test mail now, through SMTP_URL (or into DATA_DIR/mail)
   mail status                                   mail waiting to be sent, and mail that failed for good
+  audit tail [--follow] [--user ID] [--type T] [-n N]  the newest audit events as JSON lines
 
 Configuration comes from the environment and ./.env; see the README.`;
 
@@ -56,9 +59,11 @@ async function main(argv: string[]): Promise<number> {
       return importUsers(loaded, rest);
     case 'keys':
       if (rest.length !== 1 || rest[0] !== 'rotate') throw new UsageError('keys takes: rotate');
-      return rotate(loaded);
+      return await rotate(loaded);
     case 'mail':
       return mail(loaded, rest);
+    case 'audit':
+      return auditTail(loaded, rest);
     default:
       throw new UsageError(`Unknown command: ${command}`);
   }
@@ -84,7 +89,9 @@ async function purge({ config }: LoadedConfig): Promise<number> {
   try {
     const purged = await core.purgeExpired();
     console.log(
-      `Purged ${purged.sessions} sessions, ${purged.revocations} revocations, ${purged.counters} rate-limit windows and ${purged.changes} invalidation log entries.`,
+      `Purged ${purged.sessions} sessions, ${purged.revocations} revocations, ${purged.counters} rate-limit windows, ` +
+        `${purged.changes} invalidation log entries, ${purged.linkTokens} used or expired links, ${purged.outbox} sent ` +
+        `outbox entries, ${purged.mfaChallenges} MFA challenges and ${purged.auditEvents} audit events past AUDIT_RETENTION.`,
     );
     return 0;
   } finally {
@@ -106,6 +113,7 @@ async function user({ config }: LoadedConfig, args: string[]): Promise<number> {
     try {
       const created = await core.accounts.register(
         { username: values.username, email: values.email, password },
+        null,
         values.admin ? ['admin'] : [],
       );
       console.log(`Created user ${created.username} (${created.id})${values.admin ? ' with role admin' : ''}.`);
@@ -192,12 +200,60 @@ async function mail({ config }: LoadedConfig, args: string[]): Promise<number> {
   throw new UsageError('mail takes: test --to ADDRESS, or status.');
 }
 
-function rotate({ config }: LoadedConfig): number {
-  const { kid, dropped } = rotateKeys(config, Date.now());
-  console.log(
-    `New signing key ${kid}; ${dropped} expired key(s) dropped. Running servers pick it up within 10 seconds.`,
-  );
-  return 0;
+async function rotate({ config }: LoadedConfig): Promise<number> {
+  const core = await openCore(config);
+  try {
+    const { kid, dropped } = rotateKeys(config, Date.now());
+    await core.audit.recordAlone('key.rotated', { data: { kid, dropped } });
+    console.log(
+      `New signing key ${kid}; ${dropped} expired key(s) dropped. Running servers pick it up within 10 seconds.`,
+    );
+    return 0;
+  } finally {
+    await core.close();
+  }
+}
+
+/** `audit tail`: the newest events as JSON lines, oldest first; `--follow` keeps printing new ones. */
+async function auditTail({ config }: LoadedConfig, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'tail') throw new UsageError('audit takes: tail [--follow] [--user ID] [--type TYPE] [--lines N]');
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      follow: { type: 'boolean', short: 'f' },
+      user: { type: 'string' },
+      type: { type: 'string' },
+      lines: { type: 'string', short: 'n' },
+    },
+    strict: true,
+  });
+  const lines = Number(values.lines ?? 20);
+  if (!Number.isInteger(lines) || lines < 1 || lines > 10_000) throw new UsageError('--lines takes 1 to 10000.');
+  const core = await openCore(config);
+  const filter = { userId: values.user, type: values.type };
+  const print = (events: AuditEventRecord[]) => {
+    for (const event of events) console.log(JSON.stringify(auditJson(event)));
+  };
+  try {
+    const newest = await core.audit.list({ ...filter, limit: lines });
+    print([...newest].reverse());
+    if (!values.follow) return 0;
+    let last = newest[0];
+    let stop = false;
+    process.once('SIGINT', () => {
+      stop = true;
+    });
+    while (!stop) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const next = await core.audit.list({ ...filter, limit: 1000, after: last ?? { at: 0, id: '' } });
+      print(next);
+      last = next.at(-1) ?? last;
+    }
+    return 0;
+  } finally {
+    await core.close();
+  }
 }
 
 function describe(error: unknown): string {

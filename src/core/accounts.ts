@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { AppError, type ErrorCode, type FieldProblem, validationFailed } from '../errors.js';
-import type { EngineStores, UserPatch, UserRecord, UserStore } from '../store/types.js';
+import type { UserPatch, UserRecord, UserStore } from '../store/types.js';
+import type { AuditLog, LoginFailureReason } from './audit.js';
 import type { EmailFlowService } from './email-flows.js';
 import {
   emailProblems,
@@ -35,8 +36,8 @@ export type LoginResult = { tokens: TokenPair } | { mfa: MfaChallenge };
 
 export interface AccountServiceOptions {
   users: UserStore;
-  /** For registration, whose user and verification mail commit together. */
-  transaction: EngineStores['transaction'];
+  /** Each change commits with its audit event (and a registration with its verification mail). */
+  audit: AuditLog;
   emailFlows: EmailFlowService;
   mfa: MfaService;
   /** Refuse a correct password until the address is proven. */
@@ -69,7 +70,7 @@ const invalidCredentials = () => new AppError('invalid_credentials', 'The userna
 export class AccountService {
   constructor(private readonly o: AccountServiceOptions) {}
 
-  async register(input: Registration, roles: string[] = []): Promise<UserRecord> {
+  async register(input: Registration, client: ClientInfo | null, roles: string[] = []): Promise<UserRecord> {
     const problems = [
       ...usernameProblems(input.username),
       ...emailProblems(input.email),
@@ -97,10 +98,11 @@ export class AccountService {
     };
     const record: UserRecord = { ...user, disabled: false, updatedAt: now, emailVerifiedAt: null };
     const mail = await this.o.emailFlows.mayMail(email);
-    await this.o.transaction(async (tx) => {
+    await this.o.audit.inTransaction(async (tx, record_) => {
       // The pre-check can race another registration; the unique keys settle it.
       if ((await tx.users.insert(user)) === 'taken') throw userExists({ username: true, email: true });
       if (mail) await this.o.emailFlows.queueVerification(tx, record);
+      await record_('user.registered', { userId: user.id, client, data: { roles: roles.join(' ') } });
     });
     if (mail) this.o.emailFlows.committed();
     return record;
@@ -117,15 +119,29 @@ export class AccountService {
       ? `user:${user.id}`
       : `unknown:${identityKey('email' in identifier ? identifier.email : identifier.username)}`;
     const ip = client.ip ?? 'unknown';
-    await this.o.throttle.assertAllowed(account, ip);
+    // Recorded for known and unknown users alike, so the record costs the same either way.
+    const failed = (reason: LoginFailureReason) =>
+      this.o.audit.recordAlone('login.failed', {
+        userId: user?.id ?? null,
+        client,
+        data: { reason, ...(user ? {} : { identifier: identifierText(identifier).slice(0, 64) }) },
+      });
+    try {
+      await this.o.throttle.assertAllowed(account, ip);
+    } catch (error) {
+      await failed('throttled');
+      throw error;
+    }
     if (!user || !this.o.hasher.canVerify(user.passwordHash)) {
       if (user) this.o.warn('stored password hash is in an unknown format; login refused', { userId: user.id });
       await this.o.hasher.verifyDummy(password);
       await this.o.throttle.recordFailure(account, ip);
+      await failed(user ? 'wrong_password' : 'unknown_user');
       throw invalidCredentials();
     }
     if (!(await this.o.hasher.verify(user.passwordHash, password))) {
       await this.o.throttle.recordFailure(account, ip);
+      await failed('wrong_password');
       throw invalidCredentials();
     }
     // With a second factor, a right password clears nothing: failures (wrong codes too) clear
@@ -133,8 +149,12 @@ export class AccountService {
     const secondFactor = await this.o.mfa.required(user.id);
     if (!secondFactor) await this.o.throttle.recordSuccess(account, ip);
     // Only someone who knows the password learns that the account is disabled.
-    if (user.disabled) throw new AppError('account_disabled', 'This account has been disabled.');
+    if (user.disabled) {
+      await failed('disabled');
+      throw new AppError('account_disabled', 'This account has been disabled.');
+    }
     if (this.o.requireEmailVerification && user.emailVerifiedAt === null) {
+      await failed('email_not_verified');
       throw new AppError('email_not_verified', 'Confirm your email address first: use the link we mailed you.');
     }
     if (this.o.hasher.needsRehash(user.passwordHash)) {
@@ -152,7 +172,7 @@ export class AccountService {
   }
 
   /** Needs the current password; ends every other session of the user. */
-  async changePassword(principal: Principal, current: string, next: string): Promise<void> {
+  async changePassword(principal: Principal, current: string, next: string, client: ClientInfo): Promise<void> {
     const { user } = principal;
     if (!(await this.o.hasher.verify(user.passwordHash, current))) {
       throw new AppError('invalid_credentials', 'The current password is incorrect.');
@@ -160,9 +180,19 @@ export class AccountService {
     const problems = passwordProblems(next, this.o.passwordRules, 'new_password');
     if (problems.length > 0) throw validationFailed(problems);
     const hash = await this.o.hasher.hash(next);
-    const replaced = await this.o.users.replacePasswordHash(user.id, user.passwordHash, hash, this.o.clock.now());
-    if (!replaced) throw new AppError('invalid_credentials', 'The current password is incorrect.');
-    await this.o.sessions.endAllForUser(user.id, 'password_changed', principal.session.id);
+    const now = this.o.clock.now();
+    await this.o.audit.inTransaction(async (tx, record) => {
+      if (!(await tx.users.replacePasswordHash(user.id, user.passwordHash, hash, now))) {
+        throw new AppError('invalid_credentials', 'The current password is incorrect.');
+      }
+      const ended = await tx.sessions.endAllForUser(user.id, 'password_changed', now, principal.session.id);
+      await record('password.changed', {
+        userId: user.id,
+        sessionId: principal.session.id,
+        client,
+        data: { sessions_ended: ended.length },
+      });
+    });
   }
 
   async get(id: string): Promise<UserRecord> {
@@ -176,7 +206,7 @@ export class AccountService {
   }
 
   /** Changes roles or the disabled flag. Disabling ends every session of the user at once. */
-  async update(actor: UserRecord, id: string, patch: UserPatch): Promise<UserRecord> {
+  async update(actor: UserRecord, id: string, patch: UserPatch, client: ClientInfo | null): Promise<UserRecord> {
     if (patch.roles !== undefined) {
       const problems = rolesProblems(patch.roles);
       if (problems.length > 0) throw validationFailed(problems);
@@ -185,16 +215,42 @@ export class AccountService {
     if (id === actor.id && (patch.disabled === true || (patch.roles && !patch.roles.includes('admin')))) {
       throw new AppError('forbidden', 'Administrators cannot disable themselves or drop their own admin role.');
     }
-    const updated = await this.o.users.update(id, patch, this.o.clock.now());
-    if (!updated) throw new AppError('not_found', 'No such user.');
-    if (patch.disabled === true) await this.o.sessions.endAllForUser(id, 'disabled');
-    return updated;
+    return this.applyPatch(id, patch, { actorId: actor.id, client });
   }
 
-  async remove(actor: UserRecord, id: string): Promise<void> {
+  async remove(actor: UserRecord, id: string, client: ClientInfo | null): Promise<void> {
     if (id === actor.id) throw new AppError('forbidden', 'Administrators cannot delete themselves.');
-    // The user's sessions go with it (ON DELETE CASCADE), so its tokens stop at once.
-    if (!(await this.o.users.delete(id))) throw new AppError('not_found', 'No such user.');
+    await this.o.audit.inTransaction(async (tx, record) => {
+      // The user's sessions go with it (ON DELETE CASCADE), so its tokens stop at once.
+      if (!(await tx.users.delete(id))) throw new AppError('not_found', 'No such user.');
+      await record('user.deleted', { userId: id, actorId: actor.id, client });
+    });
+  }
+
+  /** The change, the sessions a disable ends, and one event per thing that changed, together. */
+  private applyPatch(
+    id: string,
+    patch: UserPatch,
+    by: { actorId: string | null; client: ClientInfo | null },
+  ): Promise<UserRecord> {
+    const now = this.o.clock.now();
+    return this.o.audit.inTransaction(async (tx, record) => {
+      const before = await tx.users.findById(id);
+      const updated = before && (await tx.users.update(id, patch, now));
+      if (!before || !updated) throw new AppError('not_found', 'No such user.');
+      if (patch.disabled !== undefined && patch.disabled !== before.disabled) {
+        if (patch.disabled) await tx.sessions.endAllForUser(id, 'disabled', now);
+        await record(patch.disabled ? 'user.disabled' : 'user.enabled', { userId: id, ...by });
+      }
+      if (patch.roles !== undefined && patch.roles.join(' ') !== before.roles.join(' ')) {
+        await record('user.roles_changed', {
+          userId: id,
+          ...by,
+          data: { from: before.roles.join(' '), to: updated.roles.join(' ') },
+        });
+      }
+      return updated;
+    });
   }
 
   /** Adds a role by username (the CLI's `user promote`). */
@@ -203,10 +259,7 @@ export class AccountService {
     if (problems.length > 0) throw validationFailed(problems);
     const user = await this.o.users.findByUsernameKey(identityKey(username));
     if (!user) throw new AppError('not_found', `No user named ${username}.`);
-    const roles = [...new Set([...user.roles, role])];
-    const updated = await this.o.users.update(user.id, { roles }, this.o.clock.now());
-    if (!updated) throw new AppError('not_found', `No user named ${username}.`);
-    return updated;
+    return this.applyPatch(user.id, { roles: [...new Set([...user.roles, role])] }, { actorId: null, client: null });
   }
 
   private findByIdentifier(identifier: LoginIdentifier): Promise<UserRecord | undefined> {
@@ -215,6 +268,10 @@ export class AccountService {
     if (looksLikeEmail(identifier.username)) return this.o.users.findByEmailKey(identityKey(identifier.username));
     return this.o.users.findByUsernameKey(identityKey(identifier.username));
   }
+}
+
+function identifierText(identifier: LoginIdentifier): string {
+  return 'email' in identifier ? identifier.email : identifier.username;
 }
 
 function userExists(taken: { username: boolean; email: boolean }): AppError {

@@ -9,7 +9,9 @@ import { createOutboxWorker, type OutboxWorker } from '../outbox/worker.js';
 import type { Stores } from '../store/types.js';
 import { keysVersion, loadKeys } from '../tokens/key-source.js';
 import { createTokenService, type TokenService } from '../tokens/token-service.js';
+import { WEBHOOK_TOPIC, webhookDelivery, webhookListener } from '../webhooks/webhooks.js';
 import { AccountService } from './accounts.js';
+import { type AuditListener, AuditLog } from './audit.js';
 import { EmailFlowService } from './email-flows.js';
 import { LoginThrottle } from './login-throttle.js';
 import { MailLimits } from './mail-limits.js';
@@ -24,8 +26,9 @@ export interface Core {
   emailFlows: EmailFlowService;
   mfa: MfaService;
   tokens: TokenService;
-  /** Delivers queued mail and runs queued jobs; absent with MAIL_DISABLED. */
-  outboxWorker: OutboxWorker | undefined;
+  /** Delivers queued mail and webhooks and runs queued jobs. */
+  outboxWorker: OutboxWorker;
+  audit: AuditLog;
   /** How mail leaves; absent with MAIL_DISABLED. */
   mailTransport: MailTransport | undefined;
   /** Deletes what has expired: sessions, revocations, rate-limit windows, used links, sent mail. */
@@ -37,6 +40,7 @@ export interface Core {
     linkTokens: number;
     outbox: number;
     mfaChallenges: number;
+    auditEvents: number;
   }>;
   /** Picks up a key rotation made by `tessera keys rotate` (or another instance); true if keys changed. */
   reloadKeysIfChanged(): boolean;
@@ -50,6 +54,10 @@ export interface CoreOptions {
   hasher?: PasswordHasher;
   warn?: (message: string, context: Record<string, unknown>) => void;
   info?: (message: string, context: Record<string, unknown>) => void;
+  /** Hear every audit event (metrics; webhooks come from the config). */
+  auditListeners?: readonly AuditListener[];
+  /** Told of each outbox entry that failed for good or will be retried (metrics). */
+  onOutboxFailure?: (topic: string, final: boolean) => void;
 }
 
 /** Delivered entries are kept this long (for `tessera mail status`), then purged. */
@@ -64,6 +72,18 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     issuer: config.jwt.issuer,
     leewaySeconds: config.jwt.leewaySeconds,
   });
+  const sealer = createSealer(config.secretKey, 'outbox');
+  let worker: OutboxWorker | undefined;
+  const outbox = createOutbox(sealer, clock, () => worker?.wake());
+  const audit = new AuditLog({
+    stores,
+    clock,
+    keep: config.audit.keep,
+    listeners: [
+      ...(config.webhooks.length > 0 ? [webhookListener(config.webhooks, outbox)] : []),
+      ...(options.auditListeners ?? []),
+    ],
+  });
   const sessions = new SessionService({
     sessions: stores.sessions,
     users: stores.users,
@@ -75,16 +95,15 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     reuseIntervalSeconds: config.refreshReuseIntervalSeconds,
+    audit,
   });
   const hasher = options.hasher ?? (await createPasswordHasher(config.argon2, [werkzeugVerifier]));
 
-  const sealer = createSealer(config.secretKey, 'outbox');
-  let worker: OutboxWorker | undefined;
-  const outbox = config.mail.disabled ? undefined : createOutbox(sealer, clock, () => worker?.wake());
   const mailTransport = config.mail.disabled ? undefined : createMailTransport(config.mail, config.publicUrl, info);
   const emailFlows = new EmailFlowService({
     stores,
-    outbox,
+    // Without mail the flows answer 503 rather than queue a mail nobody will send.
+    outbox: config.mail.disabled ? undefined : outbox,
     renderer: createMailRenderer(config.mail.templatesDir),
     limits: new MailLimits(stores.counters, config.mail, clock),
     hasher,
@@ -92,22 +111,25 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     mail: config.mail,
     publicUrl: config.publicUrl,
     clock,
+    audit,
   });
-  if (mailTransport) {
-    worker = createOutboxWorker({
-      outbox: stores.outbox,
-      sealer,
-      clock,
-      warn,
-      handlers: {
+  worker = createOutboxWorker({
+    outbox: stores.outbox,
+    sealer,
+    clock,
+    warn,
+    onFailure: options.onOutboxFailure,
+    handlers: {
+      [WEBHOOK_TOPIC]: webhookDelivery(config.webhooks, () => clock.now()),
+      ...(mailTransport && {
         ...emailFlows.jobHandlers(),
         [MAIL_TOPIC]: async (payload, entry) => {
           await mailTransport.send(payload as Parameters<MailTransport['send']>[0], entry.id);
           return 'done';
         },
-      },
-    });
-  }
+      }),
+    },
+  });
 
   const throttle = new LoginThrottle(
     stores.counters,
@@ -125,10 +147,11 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     sealer: createSealer(config.mfa.encryptionKey ?? config.secretKey, 'mfa'),
     issuer: config.mfa.issuer,
     clock,
+    audit,
   });
   const accounts = new AccountService({
     users: stores.users,
-    transaction: (work) => stores.transaction(work),
+    audit,
     emailFlows,
     mfa,
     requireEmailVerification: config.requireEmailVerification,
@@ -141,16 +164,18 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   });
   const purgeExpired = async () => {
     const now = clock.now();
-    const [purged, counters, linkTokens, sent, mfaChallenges] = await Promise.all([
+    const retention = config.audit.retentionSeconds * 1000;
+    const [purged, counters, linkTokens, sent, mfaChallenges, auditEvents] = await Promise.all([
       sessions.purgeExpired(),
       stores.counters.purge(now),
       stores.linkTokens.purge(now),
       stores.outbox.purge(now - DONE_KEPT_MS),
       stores.mfa.purge(now),
+      retention > 0 ? audit.purge(now - retention) : Promise.resolve(0),
     ]);
     // After the sessions: purging them raises the generation and logs a change.
     const changes = await stores.generation.purge();
-    return { ...purged, counters, changes, linkTokens, outbox: sent, mfaChallenges };
+    return { ...purged, counters, changes, linkTokens, outbox: sent, mfaChallenges, auditEvents };
   };
   let loadedVersion = keysVersion(config);
   const reloadKeysIfChanged = () => {
@@ -168,6 +193,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     mfa,
     tokens,
     outboxWorker: worker,
+    audit,
     mailTransport,
     purgeExpired,
     reloadKeysIfChanged,

@@ -14,12 +14,13 @@ import type { MailRenderer, TemplateName } from '../mail/templates.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { OutboxHandler } from '../outbox/worker.js';
 import type { EngineStores, LinkPurpose, TransactionStores, UserRecord } from '../store/types.js';
+import type { AuditLog } from './audit.js';
 import { emailProblems, identityKey, normalizeEmail } from './identity.js';
 import { hashLinkToken, looksLikeLinkToken, newLinkToken } from './link-tokens.js';
 import type { MailLimits } from './mail-limits.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { type PasswordRules, passwordProblems } from './password-policy.js';
-import type { Principal } from './types.js';
+import type { ClientInfo, Principal } from './types.js';
 
 /** What each operation may throw (a failing store is `unavailable`), for the API's list of answers. */
 export const EMAIL_FLOW_ERRORS = {
@@ -44,6 +45,7 @@ export interface EmailFlowOptions {
   mail: Pick<MailConfig, 'verifyTokenTtlSeconds' | 'resetTokenTtlSeconds'>;
   publicUrl: string;
   clock: Clock;
+  audit: AuditLog;
 }
 
 const invalidLink = () =>
@@ -86,20 +88,20 @@ export class EmailFlowService {
   }
 
   /** POST /auth/verify/resend: the same answer for any well-formed address. */
-  requestVerification(email: string): Promise<void> {
-    return this.queueJob(VERIFY_REQUEST, email);
+  requestVerification(email: string, client: ClientInfo | null): Promise<void> {
+    return this.queueJob(VERIFY_REQUEST, email, client);
   }
 
   /** POST /auth/password/forgot: the same answer, and the same work, for any well-formed address. */
-  requestPasswordReset(email: string): Promise<void> {
-    return this.queueJob(RESET_REQUEST, email);
+  requestPasswordReset(email: string, client: ClientInfo | null): Promise<void> {
+    return this.queueJob(RESET_REQUEST, email, client);
   }
 
   /** Uses a verification or email-change link. */
-  async verify(token: string): Promise<LinkPurpose> {
+  async verify(token: string, client: ClientInfo | null): Promise<LinkPurpose> {
     if (!looksLikeLinkToken(token)) throw invalidLink();
     const now = this.o.clock.now();
-    return this.o.stores.transaction(async (tx) => {
+    return this.o.audit.inTransaction(async (tx, record) => {
       const link = await tx.linkTokens.consume(hashLinkToken(token), ['verify_email', 'change_email'], now);
       if (!link) throw invalidLink();
       if (link.purpose === 'change_email') {
@@ -111,9 +113,12 @@ export class EmailFlowService {
           });
         }
         if (changed === 'missing') throw invalidLink();
+        await record('email.changed', { userId: link.userId, client, data: { to: link.email } });
       } else if (!(await tx.users.markEmailVerified(link.userId, link.email, now))) {
         // The account's address changed since this link was sent: it proves nothing now.
         throw invalidLink();
+      } else {
+        await record('email.verified', { userId: link.userId, client });
       }
       return link.purpose;
     });
@@ -123,7 +128,7 @@ export class EmailFlowService {
    * Sets a new password with a reset link. The password rules are checked first, so a weak
    * password leaves the link usable. Every session of the user ends in the same transaction.
    */
-  async resetPassword(token: string, newPassword: string): Promise<void> {
+  async resetPassword(token: string, newPassword: string, client: ClientInfo | null): Promise<void> {
     const problems = passwordProblems(newPassword, this.o.passwordRules, 'new_password');
     if (problems.length > 0) throw validationFailed(problems);
     if (!looksLikeLinkToken(token)) throw invalidLink();
@@ -131,7 +136,7 @@ export class EmailFlowService {
     // Hashed before the transaction, which then holds its locks for milliseconds, not a hash.
     const hash = await this.o.hasher.hash(newPassword);
     const now = this.o.clock.now();
-    await this.o.stores.transaction(async (tx) => {
+    await this.o.audit.inTransaction(async (tx, record) => {
       const link = await tx.linkTokens.consume(hashLinkToken(token), ['reset_password'], now);
       if (!link) throw invalidLink();
       const user = await tx.users.findById(link.userId);
@@ -139,7 +144,8 @@ export class EmailFlowService {
       if (!(await tx.users.replacePasswordHash(user.id, user.passwordHash, hash, now))) throw invalidLink();
       // Opening the mailed link proved the address too.
       if (user.emailVerifiedAt === null) await tx.users.markEmailVerified(user.id, link.email, now);
-      await tx.sessions.endAllForUser(user.id, 'password_reset', now);
+      const ended = await tx.sessions.endAllForUser(user.id, 'password_reset', now);
+      await record('password.reset', { userId: user.id, client, data: { sessions_ended: ended.length } });
       await outbox.mail(
         tx,
         this.o.renderer.render('password-reset-notice', user.email, { username: user.username, email: user.email }),
@@ -185,14 +191,23 @@ export class EmailFlowService {
   /** The outbox worker's handlers for this service's jobs. */
   jobHandlers(): Record<string, OutboxHandler> {
     const handle =
-      (send: (tx: TransactionStores, user: UserRecord) => Promise<void>, wanted: (user: UserRecord) => boolean) =>
+      (
+        send: (tx: TransactionStores, user: UserRecord) => Promise<void>,
+        wanted: (user: UserRecord) => boolean,
+        event?: 'password.reset_requested',
+      ) =>
       async (payload: unknown, entry: { id: string }): Promise<'completed'> => {
-        const email =
-          typeof payload === 'object' && payload !== null && 'email' in payload ? String(payload.email) : '';
-        const user = await this.o.stores.users.findByEmailKey(identityKey(email));
+        const job = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
+        const text = (name: string) => (typeof job[name] === 'string' ? job[name] : null);
+        const user = await this.o.stores.users.findByEmailKey(identityKey(text('email') ?? ''));
         const eligible = user !== undefined && !user.disabled && wanted(user) && (await this.mayMail(user.email));
-        await this.o.stores.transaction(async (tx) => {
-          if (eligible) await send(tx, user);
+        await this.o.audit.inTransaction(async (tx, record) => {
+          if (eligible) {
+            await send(tx, user);
+            // The request came in earlier; its address and agent came along in the job.
+            if (event)
+              await record(event, { userId: user.id, client: { ip: text('ip'), userAgent: text('user_agent') } });
+          }
           await tx.outbox.complete(entry.id, this.o.clock.now());
         });
         if (eligible) this.o.outbox?.committed();
@@ -206,6 +221,7 @@ export class EmailFlowService {
       [RESET_REQUEST]: handle(
         (tx, user) => this.queueReset(tx, user),
         () => true,
+        'password.reset_requested',
       ),
     };
   }
@@ -219,11 +235,16 @@ export class EmailFlowService {
     });
   }
 
-  private async queueJob(topic: string, email: string): Promise<void> {
+  private async queueJob(topic: string, email: string, client: ClientInfo | null): Promise<void> {
     const problems = emailProblems(email);
     if (problems.length > 0) throw validationFailed(problems);
     const outbox = this.requireOutbox();
-    await this.o.stores.transaction((tx) => outbox.job(tx, topic, { email: normalizeEmail(email) }));
+    const job = {
+      email: normalizeEmail(email),
+      ...(client?.ip ? { ip: client.ip } : {}),
+      ...(client?.userAgent ? { user_agent: client.userAgent.slice(0, 512) } : {}),
+    };
+    await this.o.stores.transaction((tx) => outbox.job(tx, topic, job));
     outbox.committed();
   }
 

@@ -12,6 +12,7 @@ import type { Clock } from '../clock.js';
 import type { Sealer } from '../crypto/sealer.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { EngineStores, MfaFactorRecord, UserRecord } from '../store/types.js';
+import type { AuditLog } from './audit.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { SessionService } from './sessions.js';
 import type { Assurance, ClientInfo, Principal, TokenPair } from './types.js';
@@ -60,6 +61,7 @@ export interface MfaServiceOptions {
   sealer: Sealer;
   issuer: string;
   clock: Clock;
+  audit: AuditLog;
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
@@ -107,7 +109,7 @@ export class MfaService {
   }
 
   /** Confirms a pending factor with a code from it; returns ten new recovery codes, shown once. */
-  async confirmTotp(user: UserRecord, factorId: string, code: string): Promise<string[]> {
+  async confirmTotp(user: UserRecord, factorId: string, code: string, client: ClientInfo | null): Promise<string[]> {
     const factor = await this.o.stores.mfa.findFactor(factorId);
     if (!factor || factor.userId !== user.id || factor.status !== 'pending') {
       throw new AppError('not_found', 'No such pending factor.');
@@ -116,7 +118,7 @@ export class MfaService {
     if (step === undefined) throw wrongCode();
     const codes = newRecoveryCodes();
     const now = this.o.clock.now();
-    await this.o.stores.transaction(async (tx) => {
+    await this.o.audit.inTransaction(async (tx, record) => {
       if (!(await tx.mfa.confirmFactor(factor.id, step, now)))
         throw new AppError('not_found', 'No such pending factor.');
       await tx.mfa.replaceRecoveryCodes(
@@ -124,6 +126,7 @@ export class MfaService {
         codes.map((c) => sha256(normalizeRecoveryCode(c))),
         now,
       );
+      await record('mfa.enrolled', { userId: user.id, client, data: { factor_id: factor.id, type: factor.type } });
     });
     return codes;
   }
@@ -137,11 +140,12 @@ export class MfaService {
   }
 
   /** Removes one factor; removing the last confirmed one ends the user's other sessions. */
-  async removeFactor(principal: Principal, factorId: string): Promise<void> {
+  async removeFactor(principal: Principal, factorId: string, client: ClientInfo | null): Promise<void> {
     const { user, session } = principal;
     const now = this.o.clock.now();
-    await this.o.stores.transaction(async (tx) => {
+    await this.o.audit.inTransaction(async (tx, record) => {
       if (!(await tx.mfa.deleteFactor(user.id, factorId))) throw new AppError('not_found', 'No such factor.');
+      await record('mfa.removed', { userId: user.id, sessionId: session.id, client, data: { factor_id: factorId } });
       const left = (await tx.mfa.listFactors(user.id)).filter((f) => f.status === 'confirmed');
       if (left.length === 0) {
         await tx.mfa.replaceRecoveryCodes(user.id, [], now);
@@ -163,11 +167,12 @@ export class MfaService {
   }
 
   /** An admin's reset: every factor and recovery code goes, and every session of the user ends. */
-  async removeAll(userId: string): Promise<void> {
+  async removeAll(userId: string, actorId: string, client: ClientInfo | null): Promise<void> {
     const now = this.o.clock.now();
-    await this.o.stores.transaction(async (tx) => {
+    await this.o.audit.inTransaction(async (tx, record) => {
       if (!(await tx.users.findById(userId))) throw new AppError('not_found', 'No such user.');
       await tx.mfa.deleteAllFactors(userId);
+      await record('mfa.removed', { userId, actorId, client, data: { factor_id: 'all' } });
       await tx.sessions.endAllForUser(userId, 'mfa_removed', now);
     });
   }
@@ -193,27 +198,43 @@ export class MfaService {
     if (!user) throw deadChallenge();
     const account = `user:${user.id}`;
     const ip = client.ip ?? 'unknown';
-    await this.o.throttle.assertAllowed(account, ip);
+    const failed = (reason: 'throttled' | 'mfa_failed' | 'disabled') =>
+      this.o.audit.recordAlone('login.failed', { userId: user.id, client, data: { reason } });
+    try {
+      await this.o.throttle.assertAllowed(account, ip);
+    } catch (error) {
+      await failed('throttled');
+      throw error;
+    }
 
-    const assurance = await this.check(user, factor, now);
+    const assurance = await this.check(user, factor, now, client);
     if (!assurance) {
       await Promise.all([this.o.stores.mfa.failChallenge(hash), this.o.throttle.recordFailure(account, ip)]);
+      await failed('mfa_failed');
       throw wrongCode();
     }
     // The code is spent either way; the challenge decides which of two racing requests logs in.
     if (!(await this.o.stores.mfa.consumeChallenge(hash, now))) throw deadChallenge();
     await this.o.throttle.recordSuccess(account, ip);
-    if (user.disabled) throw new AppError('account_disabled', 'This account has been disabled.');
+    if (user.disabled) {
+      await failed('disabled');
+      throw new AppError('account_disabled', 'This account has been disabled.');
+    }
     return this.o.sessions.open(user, client, assurance);
   }
 
-  private async check(user: UserRecord, factor: SecondFactor, now: number): Promise<Assurance | undefined> {
+  private async check(
+    user: UserRecord,
+    factor: SecondFactor,
+    now: number,
+    client: ClientInfo,
+  ): Promise<Assurance | undefined> {
     if ('recoveryCode' in factor) {
-      const used = await this.o.stores.mfa.useRecoveryCode(
-        user.id,
-        sha256(normalizeRecoveryCode(factor.recoveryCode)),
-        now,
-      );
+      const used = await this.o.audit.inTransaction(async (tx, record) => {
+        const spent = await tx.mfa.useRecoveryCode(user.id, sha256(normalizeRecoveryCode(factor.recoveryCode)), now);
+        if (spent) await record('mfa.recovery_code_used', { userId: user.id, client });
+        return spent;
+      });
       return used ? { aal: 2, amr: ['pwd', 'recovery'] } : undefined;
     }
     for (const candidate of await this.o.stores.mfa.listFactors(user.id)) {

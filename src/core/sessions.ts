@@ -17,6 +17,7 @@ import type {
 import type { TokenType } from '../tokens/claims.js';
 import type { TokenService } from '../tokens/token-service.js';
 import { AccessCache } from './access-cache.js';
+import type { AuditLog } from './audit.js';
 import {
   type Assurance,
   type ClientInfo,
@@ -39,6 +40,7 @@ export interface SessionServiceOptions {
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
   reuseIntervalSeconds: number;
+  audit: AuditLog;
 }
 
 /** What each operation may throw (a failing store is `unavailable`), for the API's list of answers. */
@@ -85,7 +87,15 @@ export class SessionService {
       aal: assurance.aal,
       amr: [...assurance.amr],
     };
-    await this.o.sessions.insert(session);
+    await this.o.audit.inTransaction(async (tx, record) => {
+      await tx.sessions.insert(session);
+      await record('login.succeeded', {
+        userId: user.id,
+        sessionId: session.id,
+        client,
+        data: { aal: assurance.aal, amr: assurance.amr.join(' ') },
+      });
+    });
     return this.pair(user, session, true);
   }
 
@@ -138,30 +148,35 @@ export class SessionService {
   }
 
   /** Revokes what the principal presented: one access token, or a refresh token's whole session. */
-  async revoke(principal: Principal): Promise<TokenType> {
+  async revoke(principal: Principal, client: ClientInfo): Promise<TokenType> {
     const { claims } = principal;
-    if (claims.type === 'access') {
-      const outcome = await this.o.revocations.revoke(claims.jti, claims.exp * 1000);
-      // The fast path could not be told: end the session, which every instance reads from the
-      // database on every request, so no instance can accept this token. Over-revoking is safe.
-      if (outcome === 'pending') await this.o.sessions.end(claims.sid, 'revoked', this.o.clock.now());
-    } else {
-      await this.o.sessions.end(claims.sid, 'revoked', this.o.clock.now());
-    }
+    // The fast path could not be told of an access token: end the session, which every instance
+    // reads from the database on every request, so no instance can accept it. Over-revoking is safe.
+    const endSession =
+      claims.type === 'refresh' || (await this.o.revocations.revoke(claims.jti, claims.exp * 1000)) === 'pending';
+    if (endSession) await this.endWithRecord(principal.user.id, claims.sid, 'revoked', client);
     return claims.type;
   }
 
-  async logout(principal: Principal, scope: LogoutScope): Promise<number> {
+  async logout(principal: Principal, scope: LogoutScope, client: ClientInfo): Promise<number> {
     const { session, user } = principal;
     const now = this.o.clock.now();
-    switch (scope) {
-      case 'local':
-        return (await this.o.sessions.end(session.id, 'logout', now)) ? 1 : 0;
-      case 'others':
-        return (await this.o.sessions.endAllForUser(user.id, 'logout', now, session.id)).length;
-      case 'global':
-        return (await this.o.sessions.endAllForUser(user.id, 'logout', now)).length;
-    }
+    return this.o.audit.inTransaction(async (tx, record) => {
+      const ended =
+        scope === 'local'
+          ? (await tx.sessions.end(session.id, 'logout', now))
+            ? 1
+            : 0
+          : (await tx.sessions.endAllForUser(user.id, 'logout', now, scope === 'others' ? session.id : undefined))
+              .length;
+      await record('logout', {
+        userId: user.id,
+        sessionId: session.id,
+        client,
+        data: { scope, sessions_ended: ended },
+      });
+      return ended;
+    });
   }
 
   list(userId: string): Promise<SessionRecord[]> {
@@ -169,12 +184,21 @@ export class SessionService {
   }
 
   /** Ends one of the user's own sessions; someone else's id is reported exactly like an unknown one. */
-  async endOwn(userId: string, sessionId: string): Promise<void> {
+  async endOwn(userId: string, sessionId: string, client: ClientInfo): Promise<void> {
     const session = await this.o.sessions.find(sessionId);
     if (!session || session.userId !== userId || session.endedAt !== null) {
       throw new AppError('not_found', 'No such session.');
     }
-    await this.o.sessions.end(sessionId, 'ended_by_user', this.o.clock.now());
+    await this.endWithRecord(userId, sessionId, 'ended_by_user', client);
+  }
+
+  /** Ends one session and records it, if it was still live. */
+  private async endWithRecord(userId: string, sessionId: string, reason: EndReason, client: ClientInfo | null) {
+    await this.o.audit.inTransaction(async (tx, record) => {
+      if (await tx.sessions.end(sessionId, reason, this.o.clock.now())) {
+        await record('session.ended', { userId, sessionId, client, data: { reason } });
+      }
+    });
   }
 
   endAllForUser(userId: string, reason: EndReason, exceptSessionId?: string): Promise<string[]> {
@@ -225,7 +249,11 @@ export class SessionService {
       session.rotatedAt !== null &&
       now - session.rotatedAt < this.o.reuseIntervalSeconds * 1000;
     if (inGrace) return;
-    await this.o.sessions.end(session.id, 'refresh_reuse', now);
+    await this.o.audit.inTransaction(async (tx, record) => {
+      if (await tx.sessions.end(session.id, 'refresh_reuse', now)) {
+        await record('refresh.reuse_detected', { userId: session.userId, sessionId: session.id });
+      }
+    });
     throw revoked('This refresh token was already used; the session has been ended.');
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyRequest, preValidationHookHandler } from 'fastify';
 import type { Config } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
+import type { AuditLog } from '../core/audit.js';
 import type { EmailFlowService } from '../core/email-flows.js';
 import type { MfaService } from '../core/mfa.js';
 import type { SessionService } from '../core/sessions.js';
@@ -19,6 +20,7 @@ export interface Services {
   sessions: SessionService;
   emailFlows: EmailFlowService;
   mfa: MfaService;
+  audit: AuditLog;
   health: readonly HealthCheck[];
   /** Whether an error means a store is unreachable (answered 503 `unavailable`). */
   isUnavailable(error: unknown): boolean;

@@ -27,6 +27,8 @@ export interface OutboxWorkerOptions {
   warn: (message: string, context: Record<string, unknown>) => void;
   /** How often due entries are looked for when nothing wakes the worker. */
   pollMs?: number;
+  /** Told of each try that failed: `final` when the entry is given up. */
+  onFailure?: (topic: string, final: boolean) => void;
 }
 
 export interface OutboxWorker {
@@ -72,7 +74,9 @@ export function createOutboxWorker(o: OutboxWorkerOptions): OutboxWorker {
     } catch (error) {
       const now = o.clock.now();
       const reason = error instanceof Error ? error.message : String(error);
-      if (error instanceof PermanentFailure || now - entry.createdAt >= RETRY_FOR_MS) {
+      const final = error instanceof PermanentFailure || now - entry.createdAt >= RETRY_FOR_MS;
+      o.onFailure?.(entry.topic, final);
+      if (final) {
         o.warn('outbox entry failed for good', { id: entry.id, topic: entry.topic, attempts: entry.attempts, reason });
         await o.outbox.fail(entry.id, now, reason);
       } else {

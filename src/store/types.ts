@@ -294,6 +294,43 @@ export interface MfaStore {
   purge(now: number): Promise<number>;
 }
 
+/** One thing that happened, as the audit log keeps it: never a password, token or code. */
+export interface AuditEventRecord {
+  id: string;
+  at: number;
+  type: string;
+  /** Whom it concerns, when known. */
+  userId: string | null;
+  /** Who did it, when not the user (an admin); null for the user or the system. */
+  actorId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  sessionId: string | null;
+  data: Readonly<Record<string, string | number | boolean | null>> | null;
+}
+
+export interface AuditQuery {
+  userId?: string;
+  type?: string;
+  /** Inclusive bounds on `at`. */
+  since?: number;
+  until?: number;
+  /** Only events older than this one (newest-first order is `at`, then `id`, descending). */
+  before?: { at: number; id: string };
+  /** Only events newer than this one, oldest first (for following the log). */
+  after?: { at: number; id: string };
+  limit: number;
+}
+
+/** Append-only: events are written in the transaction of the change they record. */
+export interface AuditStore {
+  append(event: AuditEventRecord): Promise<void>;
+  /** Newest first; with `after`, oldest first. */
+  list(query: AuditQuery): Promise<AuditEventRecord[]>;
+  /** Deletes up to `batch` events older than `before`; returns how many. */
+  purge(before: number, batch: number): Promise<number>;
+}
+
 /** The stores whose writes can share one transaction. */
 export interface TransactionStores {
   users: UserStore;
@@ -301,6 +338,7 @@ export interface TransactionStores {
   linkTokens: LinkTokenStore;
   outbox: OutboxStore;
   mfa: MfaStore;
+  audit: AuditStore;
 }
 
 /** What one database engine provides. */

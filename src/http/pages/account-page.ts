@@ -138,7 +138,7 @@ ${action(s, '/account/mfa/remove', strings.removeMfa, hidden('factor_id', confir
     });
 
   post('/account/password', bodies.changePassword.properties, FRESH, async (s, body) => {
-    await accounts.changePassword(s.principal, body.current_password ?? '', body.new_password ?? '');
+    await accounts.changePassword(s.principal, body.current_password ?? '', body.new_password ?? '', s.client);
     return 'password_changed';
   });
 
@@ -152,14 +152,14 @@ ${action(s, '/account/mfa/remove', strings.removeMfa, hidden('factor_id', confir
     {},
     SIGNED_IN,
     async (s) => {
-      await emailFlows.requestVerification(s.principal.user.email);
+      await emailFlows.requestVerification(s.principal.user.email, s.client);
       return 'verification_sent';
     },
     [services.limitPerIp('mail').hook as never],
   );
 
   post('/account/sessions/end', { session_id: IdField }, SIGNED_IN, async (s, body) => {
-    await sessions.endOwn(s.principal.user.id, body.session_id ?? '');
+    await sessions.endOwn(s.principal.user.id, body.session_id ?? '', s.client);
     return 'session_ended';
   });
 
@@ -213,7 +213,11 @@ ${field({ name: 'code', label: strings.mfaCode, autocomplete: 'one-time-code', i
       const invalid = kit.invalid(request);
       if (invalid) return enrolPage(reply, s, invalid.status, factorId, secret, undefined, invalid);
       try {
-        return codesPage(reply, s, await mfa.confirmTotp(s.principal.user, request.body.factor_id, request.body.code));
+        return codesPage(
+          reply,
+          s,
+          await mfa.confirmTotp(s.principal.user, request.body.factor_id, request.body.code, s.client),
+        );
       } catch (error) {
         const failure = kit.expected(error, reply);
         return enrolPage(reply, s, failure.status, factorId, secret, undefined, failure);
@@ -226,7 +230,7 @@ ${field({ name: 'code', label: strings.mfaCode, autocomplete: 'one-time-code', i
   );
 
   post('/account/mfa/remove', { factor_id: IdField }, FRESH_AAL2, async (s, body) => {
-    await mfa.removeFactor(s.principal, body.factor_id ?? '');
+    await mfa.removeFactor(s.principal, body.factor_id ?? '', s.client);
     return 'mfa_removed';
   });
 }

@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppError } from '../../errors.js';
 import { bodySchemas, LinkTokenBody } from '../schemas.js';
-import type { Services } from '../services.js';
+import { clientInfo, type Services } from '../services.js';
 import { errorSummary, field, hidden, notice } from './forms.js';
 import { html } from './html.js';
 import { formRoute, formText, type PageApp } from './page-app.js';
@@ -37,7 +37,7 @@ export function linkPages(app: PageApp, services: Services, kit: PageKit): void 
     const invalid = kit.invalid(request);
     if (invalid) return outcome(invalid.status, html`${errorSummary(strings, invalid)}<p>${strings.verifyRetry}</p>`);
     try {
-      const purpose = await emailFlows.verify(request.body.token);
+      const purpose = await emailFlows.verify(request.body.token, clientInfo(request));
       return outcome(200, notice(purpose === 'change_email' ? strings.verifyChanged : strings.verifyDone));
     } catch (error) {
       const failure = kit.expected(error, reply);
@@ -65,7 +65,7 @@ ${field({ name: 'new_password', label: strings.newPassword, type: 'password', au
     const invalid = kit.invalid(request);
     if (invalid) return resetForm(reply, invalid.status, token, invalid);
     try {
-      await emailFlows.resetPassword(request.body.token, request.body.new_password);
+      await emailFlows.resetPassword(request.body.token, request.body.new_password, clientInfo(request));
       return kit.render(reply, {
         status: 200,
         title: strings.resetPassword,

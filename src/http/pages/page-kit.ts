@@ -4,11 +4,11 @@
  * The rules themselves (tokens, sessions, CSRF binding, requirements) are the API's, called here.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '../../core/types.js';
+import type { ClientInfo, Principal } from '../../core/types.js';
 import { AppError } from '../../errors.js';
 import { type CookieCredential, checkRequirement, csrfFailed, type Requirement } from '../authenticate.js';
 import { toAppError } from '../error-handler.js';
-import type { Services } from '../services.js';
+import { clientInfo, type Services } from '../services.js';
 import { type PageContent, pageCsp, sendPage } from './html.js';
 import type { PageStrings } from './strings.js';
 
@@ -17,6 +17,8 @@ export interface PageSession {
   credential: CookieCredential;
   /** For the hidden `csrf_token` of this session's forms. */
   csrfToken: string;
+  /** Where the request came from, for the audit log. */
+  client: ClientInfo;
 }
 
 const SESSION_GONE = new Set(['invalid_token', 'token_expired', 'token_revoked']);
@@ -55,7 +57,7 @@ export function createPageKit(services: Services, strings: PageStrings): PageKit
     if (!credential) return undefined;
     try {
       const principal = await sessions.authenticate(credential.token, types);
-      return { principal, credential, csrfToken: cookies.csrfToken(principal.session.id) };
+      return { principal, credential, csrfToken: cookies.csrfToken(principal.session.id), client: clientInfo(request) };
     } catch (error) {
       if (error instanceof AppError && SESSION_GONE.has(error.code)) return undefined;
       throw error;

@@ -7,7 +7,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import type { TokenType } from '../../tokens/claims.js';
-import type { Services } from '../services.js';
+import { clientInfo, type Services } from '../services.js';
 import { hidden, notice } from './forms.js';
 import { html } from './html.js';
 import { CsrfField, formRoute, formText, type PageApp } from './page-app.js';
@@ -49,7 +49,7 @@ export function sessionPages(app: PageApp, services: Services, kit: PageKit): vo
         throw error;
       }
       authenticator.checkCsrf(request, credential, principal.session.id, presented);
-      await sessions.logout(principal, 'local');
+      await sessions.logout(principal, 'local', clientInfo(request));
       break;
     }
     cookies.clear(reply);

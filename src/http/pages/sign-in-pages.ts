@@ -87,7 +87,7 @@ ${field({ name: 'recovery_code', label: strings.recoveryCode, autocomplete: 'off
   ) => {
     const previous = await kit.session(request);
     if (previous && previous.principal.session.id !== pair.sessionId)
-      await sessions.logout(previous.principal, 'local');
+      await sessions.logout(previous.principal, 'local', previous.client);
     cookies.set(reply, pair);
     return reply.redirect(returnTo ?? '/account', 303);
   };
@@ -194,7 +194,7 @@ ${field({ name: 'password', label: strings.password, type: 'password', autocompl
       const invalid = kit.invalid(request);
       if (invalid) return registerPage(reply, { ...state, status: invalid.status, error: invalid });
       try {
-        await accounts.register(request.body);
+        await accounts.register(request.body, clientInfo(request));
         return reply.redirect(withReturn('/login?notice=registered', state.returnTo), 303);
       } catch (error) {
         const failure = kit.expected(error, reply);
@@ -229,7 +229,7 @@ ${field({ name: 'email', label: strings.email, type: 'email', autocomplete: 'ema
       if (invalid)
         return forgotPage(reply, { status: invalid.status, error: invalid, email: formText(request, 'email') });
       // The same page whether or not the address has an account (no enumeration).
-      await services.emailFlows.requestPasswordReset(request.body.email);
+      await services.emailFlows.requestPasswordReset(request.body.email, clientInfo(request));
       return forgotPage(reply, { sent: true });
     },
   );

@@ -45,7 +45,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       errors: ACCOUNT_ERRORS.register,
     }),
     async (request, reply) => {
-      const user = await accounts.register(request.body);
+      const user = await accounts.register(request.body, clientInfo(request));
       return reply.code(201).send({ message: 'User registered successfully', user_id: user.id });
     },
   );
@@ -210,8 +210,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       bearerValue === undefined ? undefined : await sessions.authenticate(bearerValue, ['access', 'refresh']);
     const refreshPrincipal = bodyToken === undefined ? undefined : await sessions.authenticate(bodyToken, ['refresh']);
     const kinds = new Set<string>();
-    if (presented) kinds.add(await sessions.revoke(presented));
-    if (refreshPrincipal) kinds.add(await sessions.revoke(refreshPrincipal));
+    const client = clientInfo(request);
+    if (presented) kinds.add(await sessions.revoke(presented, client));
+    if (refreshPrincipal) kinds.add(await sessions.revoke(refreshPrincipal, client));
     return { message: kinds.size === 2 ? 'access and refresh tokens revoked' : `${[...kinds][0]} token revoked` };
   };
   app.get('/auth/revoke_token', endpoint({ ...revokeOperation, operationId: 'revokeTokenWithGet' }), (request) =>
@@ -248,7 +249,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
     },
     async (request, reply) => {
       const scope = request.body.scope ?? 'local';
-      const ended = await sessions.logout(principalOf(request), scope);
+      const ended = await sessions.logout(principalOf(request), scope, clientInfo(request));
       // This browser's session has ended: its cookies go too.
       if (scope !== 'others' && request.headers.authorization === undefined) cookies.clear(reply);
       return { message: `Logged out (${scope})`, sessions_ended: ended };
@@ -268,7 +269,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
     }),
     async (request) => {
       const { current_password, new_password } = request.body;
-      await accounts.changePassword(principalOf(request), current_password, new_password);
+      await accounts.changePassword(principalOf(request), current_password, new_password, clientInfo(request));
       return { message: 'Password changed' };
     },
   );

@@ -5,7 +5,7 @@ import { EMAIL_FLOW_ERRORS } from '../../core/email-flows.js';
 import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
 import { bodySchemas, EmailBody, LinkTokenBody, MessageBody, NewEmailBody } from '../schemas.js';
-import type { Services } from '../services.js';
+import { clientInfo, type Services } from '../services.js';
 
 /** One answer for every well-formed address, known or not. */
 const QUEUED = 'If an account has this address, a mail is on its way.';
@@ -29,7 +29,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<Services> = async (app, serv
       errors: EMAIL_FLOW_ERRORS.verify,
     }),
     async (request) => {
-      const purpose = await emailFlows.verify(request.body.token);
+      const purpose = await emailFlows.verify(request.body.token, clientInfo(request));
       return {
         message: purpose === 'change_email' ? 'Email address changed' : 'Email address verified',
         purpose,
@@ -49,7 +49,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<Services> = async (app, serv
       errors: EMAIL_FLOW_ERRORS.request,
     }),
     async (request, reply) => {
-      await emailFlows.requestVerification(request.body.email);
+      await emailFlows.requestVerification(request.body.email, clientInfo(request));
       return reply.code(202).send({ message: QUEUED });
     },
   );
@@ -66,7 +66,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<Services> = async (app, serv
       errors: EMAIL_FLOW_ERRORS.request,
     }),
     async (request, reply) => {
-      await emailFlows.requestPasswordReset(request.body.email);
+      await emailFlows.requestPasswordReset(request.body.email, clientInfo(request));
       return reply.code(202).send({ message: QUEUED });
     },
   );
@@ -84,7 +84,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<Services> = async (app, serv
       errors: EMAIL_FLOW_ERRORS.reset,
     }),
     async (request) => {
-      await emailFlows.resetPassword(request.body.token, request.body.new_password);
+      await emailFlows.resetPassword(request.body.token, request.body.new_password, clientInfo(request));
       return { message: 'Password changed; every session has been signed out' };
     },
   );

@@ -62,7 +62,12 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servic
       errors: MFA_ERRORS.confirm,
     }),
     async (request) => ({
-      recovery_codes: await mfa.confirmTotp(principalOf(request).user, request.params.factor_id, request.body.code),
+      recovery_codes: await mfa.confirmTotp(
+        principalOf(request).user,
+        request.params.factor_id,
+        request.body.code,
+        clientInfo(request),
+      ),
     }),
   );
 
@@ -116,7 +121,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servic
       errors: MFA_ERRORS.manage,
     }),
     async (request) => {
-      await mfa.removeFactor(principalOf(request), request.params.factor_id);
+      await mfa.removeFactor(principalOf(request), request.params.factor_id, clientInfo(request));
       return { message: 'Factor removed' };
     },
   );

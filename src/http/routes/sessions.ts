@@ -5,7 +5,7 @@ import { SESSION_ERRORS } from '../../core/sessions.js';
 import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
 import { IdParams, MessageBody, SessionView } from '../schemas.js';
-import { iso, type Services } from '../services.js';
+import { clientInfo, iso, type Services } from '../services.js';
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { sessions, guard }) => {
   const signedIn = guard({ types: ['access'] });
@@ -51,7 +51,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { 
       errors: SESSION_ERRORS.endOwn,
     }),
     async (request) => {
-      await sessions.endOwn(principalOf(request).user.id, request.params.id);
+      await sessions.endOwn(principalOf(request).user.id, request.params.id, clientInfo(request));
       return { message: 'Session ended' };
     },
   );

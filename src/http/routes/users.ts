@@ -7,7 +7,7 @@ import type { UserRecord } from '../../store/types.js';
 import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
 import { IdParams, MessageBody, UserSummary } from '../schemas.js';
-import { iso, type Services } from '../services.js';
+import { clientInfo, iso, type Services } from '../services.js';
 
 const summary = (user: UserRecord) => ({
   id: user.id,
@@ -88,7 +88,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { acc
     async (request) => {
       const { roles, disabled } = request.body;
       const patch = { ...(roles !== undefined && { roles }), ...(disabled !== undefined && { disabled }) };
-      return summary(await accounts.update(principalOf(request).user, request.params.id, patch));
+      return summary(await accounts.update(principalOf(request).user, request.params.id, patch, clientInfo(request)));
     },
   );
 
@@ -104,7 +104,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { acc
       errors: ACCOUNT_ERRORS.remove,
     }),
     async (request) => {
-      await accounts.remove(principalOf(request).user, request.params.id);
+      await accounts.remove(principalOf(request).user, request.params.id, clientInfo(request));
       return { message: 'User deleted' };
     },
   );
@@ -121,7 +121,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<Services> = async (app, { acc
       errors: MFA_ERRORS.manage,
     }),
     async (request) => {
-      await mfa.removeAll(request.params.id);
+      await mfa.removeAll(request.params.id, principalOf(request).user.id, clientInfo(request));
       return { message: 'Second factors removed; every session of the user ended' };
     },
   );

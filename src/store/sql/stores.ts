@@ -7,6 +7,7 @@ import { isNetworkFailure } from '../network-errors.js';
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { EngineStores, GenerationSource, TransactionStores } from '../types.js';
+import { createAuditStore } from './audit.js';
 import { createCounterStore } from './counters.js';
 import { createLinkTokenStore } from './link-tokens.js';
 import { createMfaStore } from './mfa.js';
@@ -25,6 +26,7 @@ function transactionStores(db: Kysely<Database>, engine: SqlEngine): Transaction
     linkTokens: createLinkTokenStore(db),
     outbox: createOutboxStore(db, engine),
     mfa: createMfaStore(db),
+    audit: createAuditStore(db),
   };
 }
 
