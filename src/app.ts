@@ -36,10 +36,18 @@ import { userRoutes } from './http/routes/users.js';
 import { wellKnownRoutes } from './http/routes/wellknown.js';
 import type { Services } from './http/services.js';
 import { createValidatorCompiler } from './http/validation.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
 
 export interface AppOptions extends CoreOptions {
   /** Where logs go; stdout when absent. */
   logStream?: DestinationStream;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Prometheus metrics, when METRICS_PORT is set; src/server.ts serves them on that port. */
+    metrics: Metrics | undefined;
+  }
 }
 
 /** Never logged, wherever they appear in a logged object. */
@@ -72,9 +80,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
   const clock = options.clock ?? systemClock;
+  const metrics = config.metrics ? createMetrics() : undefined;
   const core = await createCore({
     ...options,
     clock,
+    telemetry: metrics?.telemetry,
+    auditListeners: metrics ? [metrics.audit] : [],
+    onOutboxFailure: metrics?.outboxFailed,
     warn: (message, context) => logger.warn(context, message),
     info: (message, context) => logger.info(context, message),
   });
@@ -112,6 +124,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 128 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  app.decorate('metrics', metrics);
+  if (metrics) {
+    metrics.watch({ hashQueue: () => core.hasher.queued(), outbox: stores.outbox });
+    metrics.instrument(app);
+    app.addHook('onError', (_request, _reply, error, done) => {
+      if (stores.isUnavailable(error))
+        metrics.storeError(/timed? ?out/i.test(error.message) ? 'timeout' : 'unavailable');
+      done();
+    });
+  }
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('principal', null);
   registerErrorHandling(app, stores.isUnavailable);
@@ -245,10 +267,10 @@ function startTimers(app: FastifyInstance, core: Core, purgeSeconds: number): vo
     );
     for (const timer of timers) timer.unref();
   });
-  app.addHook('onReady', async () => core.outboxWorker?.start());
+  app.addHook('onReady', async () => core.outboxWorker.start());
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer);
-    await core.outboxWorker?.stop();
+    await core.outboxWorker.stop();
     core.mailTransport?.close();
   });
 }

@@ -7,6 +7,7 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
+import { listenForScrapes } from './metrics/metrics.js';
 import { openStores } from './store/open.js';
 
 export async function serve(config: Config, warnings: readonly string[]): Promise<FastifyInstance> {
@@ -41,6 +42,12 @@ export async function serve(config: Config, warnings: readonly string[]): Promis
     },
   );
 
+  if (config.metrics && server.metrics) {
+    // Its own listener, so a scrape port is never the API's and the API never serves metrics.
+    const scrapes = await listenForScrapes(server.metrics.registry, config.metrics.host, config.metrics.port);
+    server.addHook('onClose', () => new Promise<void>((resolve) => scrapes.close(() => resolve())));
+    server.log.info({ host: config.metrics.host, port: config.metrics.port }, 'metrics listening');
+  }
   await server.listen({ host: config.host, port: config.port });
   return server;
 }

@@ -18,6 +18,7 @@ import { MailLimits } from './mail-limits.js';
 import { MfaService } from './mfa.js';
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.js';
 import { SessionService } from './sessions.js';
+import type { Telemetry } from './telemetry.js';
 import { werkzeugVerifier } from './werkzeug-hashes.js';
 
 export interface Core {
@@ -28,6 +29,7 @@ export interface Core {
   tokens: TokenService;
   /** Delivers queued mail and webhooks and runs queued jobs. */
   outboxWorker: OutboxWorker;
+  hasher: PasswordHasher;
   audit: AuditLog;
   /** How mail leaves; absent with MAIL_DISABLED. */
   mailTransport: MailTransport | undefined;
@@ -58,6 +60,7 @@ export interface CoreOptions {
   auditListeners?: readonly AuditListener[];
   /** Told of each outbox entry that failed for good or will be retried (metrics). */
   onOutboxFailure?: (topic: string, final: boolean) => void;
+  telemetry?: Telemetry;
 }
 
 /** Delivered entries are kept this long (for `tessera mail status`), then purged. */
@@ -96,8 +99,10 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     reuseIntervalSeconds: config.refreshReuseIntervalSeconds,
     audit,
+    telemetry: options.telemetry,
+    revocationSource: stores.revocations === stores.durableRevocations ? 'database' : 'redis',
   });
-  const hasher = options.hasher ?? (await createPasswordHasher(config.argon2, [werkzeugVerifier]));
+  const hasher = options.hasher ?? (await createPasswordHasher(config.argon2, [werkzeugVerifier], options.telemetry));
 
   const mailTransport = config.mail.disabled ? undefined : createMailTransport(config.mail, config.publicUrl, info);
   const emailFlows = new EmailFlowService({
@@ -194,6 +199,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     tokens,
     outboxWorker: worker,
     audit,
+    hasher,
     mailTransport,
     purgeExpired,
     reloadKeysIfChanged,

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import pLimit from 'p-limit';
+import type { Telemetry } from './telemetry.js';
 
 export interface Argon2Params {
   memoryKiB: number;
@@ -29,6 +30,8 @@ export interface PasswordHasher {
   needsRehash(storedHash: string): boolean;
   /** Whether this service can verify the stored hash at all (argon2 or a known legacy format). */
   canVerify(storedHash: string): boolean;
+  /** Hashes waiting for a free slot (HASH_CONCURRENCY). */
+  queued(): number;
 }
 
 /** A verifier for hashes made by another system (Werkzeug's, for users imported from Flask). */
@@ -40,6 +43,7 @@ export interface LegacyVerifier {
 export async function createPasswordHasher(
   params: Argon2Params,
   legacy: readonly LegacyVerifier[] = [],
+  timed: Pick<Telemetry, 'hashed'> | undefined = undefined,
 ): Promise<PasswordHasher> {
   const options = {
     type: argon2.argon2id,
@@ -49,18 +53,31 @@ export async function createPasswordHasher(
   } as const;
   const dummyHash = await argon2.hash(randomBytes(32).toString('base64url'), options);
   // p-limit rather than a hand-written gate: the same FIFO queue, with the counts metrics need.
-  const limited = pLimit(params.concurrency);
+  const gate = pLimit(params.concurrency);
+  // Timed inside the gate: the figure is argon2's cost, not the wait for a slot.
+  const limited = <T>(operation: 'hash' | 'verify', run: () => Promise<T>): Promise<T> =>
+    timed === undefined
+      ? gate(run)
+      : gate(async () => {
+          const started = performance.now();
+          try {
+            return await run();
+          } finally {
+            timed.hashed(operation, (performance.now() - started) / 1000);
+          }
+        });
 
   const verifyArgon2 = async (storedHash: string, password: string): Promise<boolean> => {
     try {
-      return await limited(() => argon2.verify(storedHash, password));
+      return await limited('verify', () => argon2.verify(storedHash, password));
     } catch {
       return false;
     }
   };
 
   return {
-    hash: (password) => limited(() => argon2.hash(password, options)),
+    hash: (password) => limited('hash', () => argon2.hash(password, options)),
+    queued: () => gate.pendingCount,
     async verify(storedHash, password) {
       if (storedHash.startsWith('$argon2')) return verifyArgon2(storedHash, password);
       const verifier = legacy.find((candidate) => candidate.accepts(storedHash));

@@ -18,6 +18,7 @@ import type { TokenType } from '../tokens/claims.js';
 import type { TokenService } from '../tokens/token-service.js';
 import { AccessCache } from './access-cache.js';
 import type { AuditLog } from './audit.js';
+import type { Telemetry } from './telemetry.js';
 import {
   type Assurance,
   type ClientInfo,
@@ -41,6 +42,10 @@ export interface SessionServiceOptions {
   refreshTtlSeconds: number;
   reuseIntervalSeconds: number;
   audit: AuditLog;
+  /** Metrics, when they are on. */
+  telemetry?: Telemetry;
+  /** Where a revocation is looked up past the cache: Redis in front of the database, or the database. */
+  revocationSource: 'redis' | 'database';
 }
 
 /** What each operation may throw (a failing store is `unavailable`), for the API's list of answers. */
@@ -105,7 +110,19 @@ export class SessionService {
    */
   authenticate(token: string, accepted: readonly TokenType[]): Promise<Principal> {
     const load = () => this.load(token, accepted);
-    return accepted.includes('access') ? this.accessCache.resolve(token, load) : load();
+    if (!accepted.includes('access')) return load();
+    const { telemetry } = this.o;
+    if (telemetry === undefined) return this.accessCache.resolve(token, load);
+    let loaded = false;
+    return this.accessCache
+      .resolve(token, () => {
+        loaded = true;
+        return load();
+      })
+      .then((principal) => {
+        if (!loaded) telemetry.revocationChecked('cache');
+        return principal;
+      });
   }
 
   /** Forgets every cached access check: after a key rotation, tokens of a retired key must fail. */
@@ -128,6 +145,7 @@ export class SessionService {
         expiresAt: (iat + this.o.refreshTtlSeconds) * 1000,
       };
       if (await this.o.sessions.rotate(session.id, rotation, now)) {
+        this.o.telemetry?.refreshed('rotated');
         return this.pair(
           user,
           {
@@ -144,6 +162,7 @@ export class SessionService {
       await this.checkRefreshJti({ claims, user, session });
     }
     // A retry inside the reuse interval gets the successor already issued, not a new branch.
+    this.o.telemetry?.refreshed('reused_within_window');
     return this.pair(user, session, false);
   }
 
@@ -218,6 +237,7 @@ export class SessionService {
     if (!accepted.includes(claims.type)) {
       throw new AppError('invalid_token', `This endpoint needs ${accepted.map((t) => `an ${t}`).join(' or ')} token.`);
     }
+    if (claims.type === 'access') this.o.telemetry?.revocationChecked(this.o.revocationSource);
     const [found, jtiRevoked] = await Promise.all([
       this.o.sessions.findWithUser(claims.sid),
       claims.type === 'access' ? this.o.revocations.isRevoked(claims.jti) : Promise.resolve(false),
@@ -249,6 +269,7 @@ export class SessionService {
       session.rotatedAt !== null &&
       now - session.rotatedAt < this.o.reuseIntervalSeconds * 1000;
     if (inGrace) return;
+    this.o.telemetry?.refreshed('reuse_detected');
     await this.o.audit.inTransaction(async (tx, record) => {
       if (await tx.sessions.end(session.id, 'refresh_reuse', now)) {
         await record('refresh.reuse_detected', { userId: session.userId, sessionId: session.id });

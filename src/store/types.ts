@@ -116,6 +116,8 @@ export interface OutboxStore {
   fail(id: string, now: number, error: string): Promise<void>;
   /** How many entries are in each state. */
   counts(): Promise<{ pending: number; done: number; failed: number }>;
+  /** Entries waiting (or being tried), by topic. */
+  pendingByTopic(): Promise<Record<string, number>>;
   failures(limit: number): Promise<OutboxFailure[]>;
   /** Deletes entries done before `before`. */
   purge(before: number): Promise<number>;

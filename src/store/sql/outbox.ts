@@ -92,6 +92,15 @@ export function createOutboxStore(db: Kysely<Database>, engine: SqlEngine): Outb
       const count = (state: string) => Number(rows.find((r) => r.state === state)?.n ?? 0);
       return { pending: count('pending'), done: count('done'), failed: count('failed') };
     },
+    async pendingByTopic() {
+      const rows = await db
+        .selectFrom('outbox')
+        .select(['topic', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('state', '=', 'pending')
+        .groupBy('topic')
+        .execute();
+      return Object.fromEntries(rows.map((row) => [row.topic, Number(row.n)]));
+    },
     async failures(limit) {
       const rows = await db
         .selectFrom('outbox')
