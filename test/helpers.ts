@@ -256,3 +256,14 @@ export async function sqlOutsideTessera<R = Record<string, unknown>>(
     await client.end();
   }
 }
+
+export const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (in real time) until `check` holds, as the outbox worker polls every second. */
+export async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await settle(100);
+  }
+}

@@ -13,20 +13,20 @@ import { createSealer } from '../src/crypto/sealer.js';
 import { createOutbox } from '../src/outbox/outbox.js';
 import { createOutboxWorker, LEASE_MS, type OutboxHandler } from '../src/outbox/worker.js';
 import { ENGINES } from './engines.js';
-import { json, newCredentials, register, SECRET, sqlOutsideTessera, startApp, type TestApp } from './helpers.js';
+import {
+  eventually,
+  json,
+  newCredentials,
+  register,
+  SECRET,
+  settle,
+  sqlOutsideTessera,
+  startApp,
+  type TestApp,
+} from './helpers.js';
 import { linkToken, startMailServer } from './mail-server.js';
 import { post, startServer } from './server-process.js';
 
-const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits (in real time) until `check` holds, as the worker polls every second. */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await settle(100);
-  }
-}
 
 for (const engine of ENGINES) {
   describe(`mail delivery [${engine}]`, () => {
