@@ -133,4 +133,44 @@ describe('tessera CLI', () => {
     assert.match(status.stdout, /mail {2}gone@example\.com {2}after 1 attempt\(s\): .*550/);
     assert.equal((await tessera(['mail', 'test'], env)).code, 2, 'no --to is a usage error');
   });
+
+  it('keys rotate is recorded; audit tail prints the newest events as JSON lines and follows new ones', async () => {
+    const env: Record<string, string> = { ...environment(), JWT_ALGORITHM: 'EdDSA' };
+    assert.equal(
+      (await tessera(['user', 'create', '--username', 'tail', '--email', 'tail@example.com'], env, PASSWORD)).code,
+      0,
+    );
+    const rotated = await tessera(['keys', 'rotate'], env);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const tail = await tessera(['audit', 'tail', '-n', '5'], env);
+    assert.equal(tail.code, 0, tail.stderr);
+    const lines = tail.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; data: Record<string, unknown> });
+    assert.deepEqual(
+      lines.map((l) => l.type),
+      ['user.registered', 'key.rotated'],
+      'oldest first',
+    );
+    assert.match(String(lines[1]?.data.kid), /\S+/);
+
+    const follower = spawn(process.execPath, ['--import', TSX, MAIN, 'audit', 'tail', '--follow', '-n', '1'], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      cwd: env.DATA_DIR,
+    });
+    let followed = '';
+    follower.stdout.on('data', (chunk) => (followed += chunk));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!followed.includes('key.rotated') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await tessera(['user', 'promote', 'tail', '--role', 'admin'], env)).code, 0);
+      while (!followed.includes('user.roles_changed') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.match(followed, /"type":"user.roles_changed"/);
+    } finally {
+      follower.kill('SIGINT');
+    }
+    assert.equal((await tessera(['audit', 'nope'], env)).code, 2);
+  });
 });
