@@ -65,6 +65,8 @@ export interface TestAppOptions {
   sameStoreAs?: TestApp;
   /** Replaces parts of the real stores, to simulate a failing dependency. */
   wrapStores?: (stores: Stores) => Stores;
+  /** The app makes its own password hasher (reporting to metrics) instead of the shared one. */
+  ownHasher?: boolean;
 }
 
 /** Where teardown is registered: a test's context, or a suite's own list. */
@@ -107,7 +109,8 @@ export async function startApp(t: Teardown, engine: Engine, options: TestAppOpti
   // Wait for the fast path to be usable, so tests exercise it rather than its fallback.
   if (realStores.redis) await waitForRedis(realStores.redis);
   const stores = options.wrapStores ? options.wrapStores(realStores) : realStores;
-  const app = await buildApp({ config, stores, clock, hasher: await testHasher(config), logStream });
+  const hasher = options.ownHasher ? undefined : await testHasher(config);
+  const app = await buildApp({ config, stores, clock, hasher, logStream });
   await app.ready();
   checkAnswersAgainstDocument(app);
   t.after(async () => {

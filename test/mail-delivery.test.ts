@@ -27,7 +27,6 @@ import {
 import { linkToken, startMailServer } from './mail-server.js';
 import { post, startServer } from './server-process.js';
 
-
 for (const engine of ENGINES) {
   describe(`mail delivery [${engine}]`, () => {
     it('a mail refused for a while (451) is retried and delivered within a minute of the server answering again', async (t) => {
