@@ -19,7 +19,7 @@ const ROOT = join(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-/** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-cache-off, whoami-pg, refresh, login, register, mixed, revoked); all by default. */
+/** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-cache-off, whoami-pg, refresh, login, login-audit, register, mixed, revoked); all by default. */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const wanted = (key: string) => !ONLY || ONLY.includes(key);
 const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -367,6 +367,29 @@ async function main() {
       sqlite,
     );
   if (wanted('login')) await versus('login, SQLite', () => loginLoad(), 'raw argon2id verify', rawArgon2, 0.9);
+  // The audit log's cost: logins (each one records an event in its session's transaction)
+  // against the same server kind with AUDIT_LOG=false, side by side.
+  if (wanted('login-audit')) {
+    const unaudited = await tessera({ AUDIT_LOG: 'false' });
+    const unauditedUser = await signIn(unaudited.url);
+    await versus(
+      'login with the audit log, SQLite',
+      () => loginLoad(),
+      'login, AUDIT_LOG=false',
+      () =>
+        load(
+          {
+            url: `${unaudited.url}/auth/login`,
+            seconds: SECONDS,
+            connections: 16,
+            mode: 'login',
+            credentials: unauditedUser.credentials,
+          },
+          unaudited,
+        ),
+      0.9,
+    );
+  }
   if (wanted('register')) {
     await versus(
       'register, SQLite',

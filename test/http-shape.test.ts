@@ -97,6 +97,7 @@ for (const engine of ENGINES) {
         'DELETE /users/{id}',
         'DELETE /users/{id}/mfa',
         'GET /.well-known/jwks.json',
+        'GET /admin/audit',
         'GET /auth/mfa',
         'GET /auth/refresh',
         'GET /auth/revoke_token',
