@@ -36,7 +36,7 @@ import { userRoutes } from './http/routes/users.js';
 import { wellKnownRoutes } from './http/routes/wellknown.js';
 import type { Services } from './http/services.js';
 import { createValidatorCompiler } from './http/validation.js';
-import { createMetrics, type Metrics } from './metrics/metrics.js';
+import type { Metrics } from './metrics/metrics.js';
 
 export interface AppOptions extends CoreOptions {
   /** Where logs go; stdout when absent. */
@@ -80,7 +80,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
   const clock = options.clock ?? systemClock;
-  const metrics = config.metrics ? createMetrics() : undefined;
+  // Loaded only when asked for: prom-client and its default collectors cost memory.
+  const metrics = config.metrics ? (await import('./metrics/metrics.js')).createMetrics() : undefined;
   const core = await createCore({
     ...options,
     clock,

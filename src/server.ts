@@ -7,7 +7,6 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
-import { listenForScrapes } from './metrics/metrics.js';
 import { openStores } from './store/open.js';
 
 export async function serve(config: Config, warnings: readonly string[]): Promise<FastifyInstance> {
@@ -44,6 +43,7 @@ export async function serve(config: Config, warnings: readonly string[]): Promis
 
   if (config.metrics && server.metrics) {
     // Its own listener, so a scrape port is never the API's and the API never serves metrics.
+    const { listenForScrapes } = await import('./metrics/metrics.js');
     const scrapes = await listenForScrapes(server.metrics.registry, config.metrics.host, config.metrics.port);
     server.addHook('onClose', () => new Promise<void>((resolve) => scrapes.close(() => resolve())));
     server.log.info({ host: config.metrics.host, port: config.metrics.port }, 'metrics listening');

@@ -13,7 +13,6 @@ import type { Stores } from '../src/store/types.js';
 import {
   bearer,
   eventually,
-  json,
   login,
   newCredentials,
   register,
