@@ -125,7 +125,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     warn,
     onFailure: options.onOutboxFailure,
     handlers: {
-      [WEBHOOK_TOPIC]: webhookDelivery(config.webhooks, () => clock.now()),
+      // The wall clock, whatever clock the core runs on: receivers compare it with theirs.
+      [WEBHOOK_TOPIC]: webhookDelivery(config.webhooks, () => systemClock.now()),
       ...(mailTransport && {
         ...emailFlows.jobHandlers(),
         [MAIL_TOPIC]: async (payload, entry) => {
