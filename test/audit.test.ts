@@ -146,6 +146,28 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
       assert.deepEqual(only(revoked, 'session.ended').data, { reason: 'revoked' });
     });
 
+    it('records the refusals only a right password reaches: unproven address, disabled account', async (t) => {
+      const test = await startApp(t, engine, { env: { REQUIRE_EMAIL_VERIFICATION: 'true' } });
+      const { app } = test;
+      const credentials = newCredentials('refused');
+      const userId = await register(app, credentials);
+      const attempt = () =>
+        app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { username: credentials.username, password: credentials.password },
+        });
+      const unproven = await step(test, attempt);
+      assert.deepEqual(
+        [only(unproven, 'login.failed').userId, only(unproven, 'login.failed').data],
+        [userId, { reason: 'email_not_verified' }],
+      );
+      await test.stores.users.markEmailVerified(userId, credentials.email, test.clock.now());
+      await test.stores.users.update(userId, { disabled: true }, test.clock.now());
+      const disabled = await step(test, attempt);
+      assert.deepEqual(only(disabled, 'login.failed').data, { reason: 'disabled' });
+    });
+
     it('records nothing for requests that change nothing', async (t) => {
       const test = await startApp(t, engine);
       const { app } = test;
