@@ -4,6 +4,8 @@
  * controls so that expiry is tested without sleeping.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -269,4 +271,13 @@ export async function eventually(check: () => Promise<boolean>, what: string, ms
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await settle(100);
   }
+}
+
+/** A loopback port nothing listens on right now (for servers a test must name before starting). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { listenForScrapes } from '../src/metrics/metrics.js';
 import type { Stores } from '../src/store/types.js';
 import {
   bearer,
   eventually,
+  freePort,
   login,
   newCredentials,
   register,
@@ -21,14 +20,6 @@ import {
   startApp,
   type TestApp,
 } from './helpers.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function scrape(test: TestApp): Promise<string> {
   const metrics = test.app.metrics;

@@ -9,11 +9,10 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { bearer, json, newCredentials, register, startApp, type TestApp } from '../helpers.js';
+import { bearer, freePort, json, newCredentials, register, startApp, type TestApp } from '../helpers.js';
 import { linkToken, startMailServer, type TestMailServer } from '../mail-server.js';
 import { totpAt } from '../totp.js';
 import { launchChromium } from './chromium.js';
@@ -22,14 +21,6 @@ const SCREENSHOTS =
   process.env.UPDATE_SCREENSHOTS === '1' ? join(import.meta.dirname, '../../docs/screenshots') : undefined;
 const teardown: (() => unknown)[] = [];
 const suite = { after: (fn: () => unknown) => teardown.push(fn) };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A plain site on another port: the attacker's page, or the team's own app. */
 async function site(port: number, body: string): Promise<Server> {
