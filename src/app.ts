@@ -31,6 +31,7 @@ import { authRoutes } from './http/routes/auth.js';
 import { emailRoutes } from './http/routes/email.js';
 import { healthRoutes } from './http/routes/health.js';
 import { mfaRoutes } from './http/routes/mfa.js';
+import { resourceServerRoutes } from './http/routes/resource-servers.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { userRoutes } from './http/routes/users.js';
 import { wellKnownRoutes } from './http/routes/wellknown.js';
@@ -101,8 +102,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     emailFlows: core.emailFlows,
     mfa: core.mfa,
     audit: core.audit,
+    resourceServers: core.resourceServers,
     health: stores.health,
     isUnavailable: (error) => stores.isUnavailable(error),
+    counters: stores.counters,
+    clock,
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
     jwks: () => core.tokens.jwks(),
     guard: authenticator.guard,
@@ -176,12 +180,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'mfa', description: 'Second factors (TOTP, recovery codes) and the second step of a login.' },
         { name: 'users', description: 'User administration, for the `admin` role.' },
         { name: 'audit', description: 'What happened to whom, by whom and from where, for the `admin` role.' },
+        {
+          name: 'resource servers',
+          description: "For the team's own services: token introspection and the revocation feed (HTTP Basic client).",
+        },
         { name: 'health', description: 'Liveness and readiness, for load balancers.' },
         { name: 'keys', description: "Public keys for services that verify Tessera's tokens themselves." },
       ],
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          basicAuth: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'A resource-server client: `tessera client create`.',
+          },
           cookieAuth: {
             type: 'apiKey',
             in: 'cookie',
@@ -201,6 +214,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(pages, services);
   await app.register(userRoutes, services);
   await app.register(auditRoutes, services);
+  await app.register(resourceServerRoutes, services);
   await app.register(healthRoutes, services);
   await app.register(wellKnownRoutes, services);
 

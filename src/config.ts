@@ -59,6 +59,8 @@ export interface Config {
   argon2: { memoryKiB: number; iterations: number; parallelism: number; concurrency: number };
   rateLimits: {
     perIp: RateLimit;
+    /** Introspections and feed connections per resource-server client. */
+    perClient: RateLimit;
     loginFailuresPerAccountAndIp: RateLimit;
     loginFailuresPerAccount: RateLimit;
   };
@@ -234,6 +236,7 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
     },
     rateLimits: {
       perIp: perMinute('RATE_LIMIT_PER_IP', 120),
+      perClient: perMinute('RATE_LIMIT_PER_CLIENT', 6000),
       loginFailuresPerAccountAndIp: {
         max: integer('LOGIN_FAILURES_PER_ACCOUNT_IP', 10, 1, 10_000),
         windowSeconds: 15 * 60,

@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'email_not_verified'
   | 'invalid_mfa_code'
   | 'mfa_required'
-  | 'csrf_failed';
+  | 'csrf_failed'
+  | 'invalid_client';
 
 export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   authorization_required: 401,
@@ -49,6 +50,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   invalid_mfa_code: 401,
   mfa_required: 403,
   csrf_failed: 403,
+  invalid_client: 401,
 };
 
 export type Problem =

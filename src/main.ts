@@ -33,6 +33,7 @@ const USAGE = `Usage: tessera <command>
   mail test --to ADDRESS                        send a test mail now, through SMTP_URL (or into DATA_DIR/mail)
   mail status                                   mail waiting to be sent, and mail that failed for good
   audit tail [--follow] [--user ID] [--type T] [-n N]  the newest audit events as JSON lines
+  client create NAME | client list | client delete NAME  credentials for resource servers (introspection, revocation feed)
 
 Configuration comes from the environment and ./.env; see the README.`;
 
@@ -64,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       return mail(loaded, rest);
     case 'audit':
       return auditTail(loaded, rest);
+    case 'client':
+      return clients(loaded, rest);
     default:
       throw new UsageError(`Unknown command: ${command}`);
   }
@@ -208,6 +211,35 @@ async function rotate({ config }: LoadedConfig): Promise<number> {
     console.log(
       `New signing key ${kid}; ${dropped} expired key(s) dropped. Running servers pick it up within 10 seconds.`,
     );
+    return 0;
+  } finally {
+    await core.close();
+  }
+}
+
+/** Resource-server clients: the secret is printed once, at creation, and stored only hashed. */
+async function clients({ config }: LoadedConfig, args: string[]): Promise<number> {
+  const [sub, name, ...extra] = args;
+  if (extra.length > 0 || !['create', 'list', 'delete'].includes(sub ?? '') || (sub !== 'list' && !name)) {
+    throw new UsageError('client takes: create NAME, list, or delete NAME');
+  }
+  const core = await openCore(config);
+  try {
+    if (sub === 'create') {
+      const { client, secret } = await core.resourceServers.create(name ?? '');
+      console.log(`Created client ${client.name}.\nclient id:     ${client.id}\nclient secret: ${secret}`);
+      console.log('The secret is shown this once; Tessera keeps only its hash.');
+      return 0;
+    }
+    if (sub === 'list') {
+      const all = await core.resourceServers.list();
+      if (all.length === 0) console.log('No clients.');
+      for (const client of all)
+        console.log(`${client.name}  ${client.id}  created ${new Date(client.createdAt).toISOString()}`);
+      return 0;
+    }
+    if (!(await core.resourceServers.remove(name ?? ''))) throw new AppError('not_found', `No client named ${name}.`);
+    console.log(`Deleted client ${name}.`);
     return 0;
   } finally {
     await core.close();

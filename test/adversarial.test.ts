@@ -4,7 +4,7 @@
  * at the end the log must hold no password and no token.
  */
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import {
@@ -647,7 +647,57 @@ const CASES: Case[] = [
     status: 403,
     code: 'csrf_failed',
   },
+  // Introspection: a guessed or borrowed credential is refused; a forged token is just inactive.
+  {
+    name: 'introspection with a guessed client secret',
+    request: () => ({
+      method: 'POST',
+      url: '/auth/introspect',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${ADVERSARY_CLIENT}:tsk_${randomBytes(32).toString('base64url')}`).toString('base64')}`,
+      },
+      payload: { token: 'x' },
+    }),
+    status: 401,
+    code: 'invalid_client',
+  },
+  {
+    name: "introspection with a user's Bearer token instead of a client",
+    request: (c) => ({
+      method: 'POST',
+      url: '/auth/introspect',
+      headers: bearer(c.tokens.access_token),
+      payload: { token: c.tokens.access_token },
+    }),
+    status: 401,
+    code: 'invalid_client',
+  },
+  {
+    name: 'the revocation feed with a guessed client id',
+    request: () => ({
+      method: 'GET',
+      url: '/auth/revocations',
+      headers: {
+        authorization: `Basic ${Buffer.from(`rs_${randomBytes(16).toString('hex')}:${ADVERSARY_SECRET}`).toString('base64')}`,
+      },
+    }),
+    status: 401,
+    code: 'invalid_client',
+  },
+  {
+    name: 'introspecting an alg none token: inactive, no reason',
+    request: (c) => ({
+      method: 'POST',
+      url: '/auth/introspect',
+      headers: { authorization: `Basic ${Buffer.from(`${ADVERSARY_CLIENT}:${ADVERSARY_SECRET}`).toString('base64')}` },
+      payload: { token: unsigned({ ...c.header, alg: 'none' }, c.payload) },
+    }),
+    status: 200,
+  },
 ];
+
+const ADVERSARY_CLIENT = 'rs_adversary';
+const ADVERSARY_SECRET = 'tsk_adversary-suite-secret';
 
 describe('adversarial suite', () => {
   // One app serves the whole table, so that the log check at the end sees every case.
@@ -660,6 +710,12 @@ describe('adversarial suite', () => {
     await register(test.app, victim);
     const tokens = await login(test.app, victim);
     const { header, payload } = decodeJwt(tokens.access_token);
+    await test.stores.apiClients.insert({
+      id: ADVERSARY_CLIENT,
+      name: 'adversary',
+      secretHash: createHash('sha256').update(ADVERSARY_SECRET).digest('hex'),
+      createdAt: test.clock.now(),
+    });
     const cookieLogin = await test.app.inject({
       method: 'POST',
       url: '/auth/login',

@@ -173,4 +173,21 @@ describe('tessera CLI', () => {
     }
     assert.equal((await tessera(['audit', 'nope'], env)).code, 2);
   });
+
+  it('client create prints an id and a secret once; list and delete', async () => {
+    const env = environment();
+    const created = await tessera(['client', 'create', 'orders-service'], env);
+    assert.equal(created.code, 0, created.stderr);
+    const id = /client id: +(rs_[0-9a-f]+)/.exec(created.stdout)?.[1];
+    const secret = /client secret: +(tsk_[\w-]+)/.exec(created.stdout)?.[1];
+    assert.ok(id && secret);
+    assert.equal((await tessera(['client', 'create', 'orders-service'], env)).code, 1, 'names are unique');
+    const listed = await tessera(['client', 'list'], env);
+    assert.match(listed.stdout, new RegExp(`orders-service {2}${id}`));
+    assert.ok(!listed.stdout.includes(secret), 'the secret is never shown again');
+    assert.equal((await tessera(['client', 'delete', 'orders-service'], env)).code, 0);
+    assert.match((await tessera(['client', 'list'], env)).stdout, /No clients\./);
+    assert.equal((await tessera(['client', 'delete', 'orders-service'], env)).code, 1);
+    assert.equal((await tessera(['client'], env)).code, 2);
+  });
 });

@@ -3,6 +3,7 @@
  * never a 5xx, and an answer of 4xx never comes with a change to anything stored.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
@@ -21,6 +22,8 @@ import {
   type Tokens,
 } from './helpers.js';
 
+const FUZZ_CLIENT_SECRET = 'tsk_fuzz-client-secret';
+
 const FIELDS = [
   'username',
   'email',
@@ -37,6 +40,7 @@ const FIELDS = [
   'code',
   'recovery_code',
   'transport',
+  'token_type_hint',
   '__proto__',
   'constructor',
 ];
@@ -66,6 +70,12 @@ describe('fuzzing every JSON body (fast-check)', () => {
     memberId = await register(test.app, member);
     tokens = await login(test.app, member);
     adminTokens = (await signUpAdmin(test)).tokens;
+    await test.stores.apiClients.insert({
+      id: 'rs_fuzz',
+      name: 'fuzz',
+      secretHash: createHash('sha256').update(FUZZ_CLIENT_SECRET).digest('hex'),
+      createdAt: test.clock.now(),
+    });
   });
   after(async () => {
     for (const fn of teardown.reverse()) await fn();
@@ -90,6 +100,14 @@ describe('fuzzing every JSON body (fast-check)', () => {
     [
       'POST /auth/mfa/totp/{id}/confirm',
       () => ({ method: 'POST', url: `/auth/mfa/totp/${memberId}/confirm`, headers: bearer(tokens.access_token) }),
+    ],
+    [
+      'POST /auth/introspect',
+      () => ({
+        method: 'POST',
+        url: '/auth/introspect',
+        headers: { authorization: `Basic ${Buffer.from(`rs_fuzz:${FUZZ_CLIENT_SECRET}`).toString('base64')}` },
+      }),
     ],
     [
       'PATCH /users/{id}',

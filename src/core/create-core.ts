@@ -17,6 +17,7 @@ import { LoginThrottle } from './login-throttle.js';
 import { MailLimits } from './mail-limits.js';
 import { MfaService } from './mfa.js';
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.js';
+import { ResourceServerService } from './resource-servers.js';
 import { SessionService } from './sessions.js';
 import type { Telemetry } from './telemetry.js';
 import { werkzeugVerifier } from './werkzeug-hashes.js';
@@ -30,6 +31,7 @@ export interface Core {
   /** Delivers queued mail and webhooks and runs queued jobs. */
   outboxWorker: OutboxWorker;
   hasher: PasswordHasher;
+  resourceServers: ResourceServerService;
   audit: AuditLog;
   /** How mail leaves; absent with MAIL_DISABLED. */
   mailTransport: MailTransport | undefined;
@@ -201,6 +203,12 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     outboxWorker: worker,
     audit,
     hasher,
+    resourceServers: new ResourceServerService({
+      clients: stores.apiClients,
+      sessions,
+      generation: stores.generation,
+      clock,
+    }),
     mailTransport,
     purgeExpired,
     reloadKeysIfChanged,

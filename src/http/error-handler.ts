@@ -42,7 +42,9 @@ export function toAppError(error: unknown, storeUnavailable: (error: unknown) =>
 }
 
 export function sendError(reply: FastifyReply, appError: AppError): FastifyReply {
-  if (appError.status === 401) {
+  if (appError.code === 'invalid_client') {
+    reply.header('www-authenticate', 'Basic realm="tessera resource servers"');
+  } else if (appError.status === 401) {
     reply.header(
       'www-authenticate',
       TOKEN_ERRORS.has(appError.code)

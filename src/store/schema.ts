@@ -126,6 +126,13 @@ export interface AuditEventsTable {
   data: string | null;
 }
 
+export interface ApiClientsTable {
+  id: string;
+  name: string;
+  secret_hash: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -139,4 +146,5 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
   audit_events: AuditEventsTable;
+  api_clients: ApiClientsTable;
 }

@@ -333,6 +333,24 @@ export interface AuditStore {
   purge(before: number, batch: number): Promise<number>;
 }
 
+/** A resource server allowed to introspect tokens and follow revocations. */
+export interface ApiClientRecord {
+  id: string;
+  name: string;
+  /** SHA-256 of the secret, hex: the secret itself is shown once and never stored. */
+  secretHash: string;
+  createdAt: number;
+}
+
+export interface ApiClientStore {
+  /** 'taken' when the name is already used. */
+  insert(client: ApiClientRecord): Promise<'inserted' | 'taken'>;
+  findById(id: string): Promise<ApiClientRecord | undefined>;
+  list(): Promise<ApiClientRecord[]>;
+  /** By id or by name; false when there is none. */
+  delete(idOrName: string): Promise<boolean>;
+}
+
 /** The stores whose writes can share one transaction. */
 export interface TransactionStores {
   users: UserStore;
@@ -346,6 +364,7 @@ export interface TransactionStores {
 /** What one database engine provides. */
 export interface EngineStores extends TransactionStores {
   durableRevocations: DurableRevocationStore;
+  apiClients: ApiClientStore;
   counters: CounterStore;
   generation: GenerationSource;
   health: HealthCheck[];

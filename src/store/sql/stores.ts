@@ -7,6 +7,7 @@ import { isNetworkFailure } from '../network-errors.js';
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { EngineStores, GenerationSource, TransactionStores } from '../types.js';
+import { createApiClientStore } from './api-clients.js';
 import { createAuditStore } from './audit.js';
 import { createCounterStore } from './counters.js';
 import { createLinkTokenStore } from './link-tokens.js';
@@ -44,6 +45,7 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
     },
     generation,
     durableRevocations: createRevocationStore(db),
+    apiClients: createApiClientStore(db, engine),
     counters: createCounterStore(db),
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     isUnavailable: (error) => isNetworkFailure(error) || engine.isUnavailable(error),
