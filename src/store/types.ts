@@ -308,7 +308,7 @@ export interface AuditEventRecord {
   ip: string | null;
   userAgent: string | null;
   sessionId: string | null;
-  data: Readonly<Record<string, string | number | boolean | null>> | null;
+  data: Readonly<Record<string, string | number | boolean>> | null;
 }
 
 export interface AuditQuery {
