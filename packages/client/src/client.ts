@@ -9,6 +9,7 @@ import createClient from 'openapi-fetch';
 import { defaultLock, type Lock } from './lock.js';
 import type { paths } from './schema.js';
 import { localStorageStore, memoryStore, type SessionStore, type StoredSession } from './session-store.js';
+import { localRefresher, tabsRefresher } from './tabs.js';
 
 export interface TesseraClientOptions {
   /** Tessera's PUBLIC_URL. */
@@ -21,6 +22,8 @@ export interface TesseraClientOptions {
   /** Refresh this long before the access token expires. */
   refreshMarginSeconds?: number;
   lock?: Lock;
+  /** Coordinate refreshes with the other tabs (default: when the default localStorage store is used). */
+  shareAcrossTabs?: boolean;
 }
 
 export type SessionEndReason = 'logout' | 'revoked' | 'expired';
@@ -97,25 +100,35 @@ export function createTesseraClient(options: TesseraClientOptions) {
     return session.accessToken ? { authorization: `Bearer ${session.accessToken}` } : {};
   };
 
+  /** One refresh request, for the session stored now. */
+  const refreshNow = async (): Promise<void> => {
+    const current = store.get();
+    if (!current) throw new TesseraError(401, 'authorization_required', 'There is no session.');
+    const answer = cookie
+      ? await api.POST('/auth/refresh', { body: { transport: 'cookie' }, headers: credentials(current) })
+      : await api.POST('/auth/refresh', { body: { refresh_token: current.refreshToken } });
+    if (answer.data === undefined) {
+      const error = failure(answer);
+      if (error.status === 401) end(error.code === 'token_expired' ? 'expired' : 'revoked');
+      throw error;
+    }
+    keep(answer.data as Parameters<typeof keep>[0]);
+  };
+  // Overlapping refreshes share one request; across tabs, the leading tab makes it.
+  const local = localRefresher(
+    () => store.get()?.expiresAt,
+    () => lock('tessera-refresh', refreshNow),
+  );
+  const shared =
+    options.store === undefined || options.shareAcrossTabs
+      ? tabsRefresher('tessera', local, (e) => new TesseraError(e.status, e.code, e.message))
+      : undefined;
   /**
    * Refreshes the session `seen` was read from, unless someone (another call, another tab) has
    * refreshed it meanwhile: then the session they stored is the one to use.
    */
   const refresh = (seen: StoredSession | undefined = store.get()): Promise<void> =>
-    lock('tessera-refresh', async () => {
-      const current = store.get();
-      if (!current) throw new TesseraError(401, 'authorization_required', 'There is no session.');
-      if (seen && current.expiresAt !== seen.expiresAt) return;
-      const answer = cookie
-        ? await api.POST('/auth/refresh', { body: { transport: 'cookie' }, headers: credentials(current) })
-        : await api.POST('/auth/refresh', { body: { refresh_token: current.refreshToken } });
-      if (answer.data === undefined) {
-        const error = failure(answer);
-        if (error.status === 401) end(error.code === 'token_expired' ? 'expired' : 'revoked');
-        throw error;
-      }
-      keep(answer.data as Parameters<typeof keep>[0]);
-    });
+    (shared ?? local).refresh(seen?.expiresAt);
 
   /** The session to call with, refreshed first when it is about to expire. */
   const fresh = async (): Promise<StoredSession | undefined> => {

@@ -30,21 +30,46 @@ interface StorageLike {
   removeItem(key: string): void;
 }
 
-/** Shared by every tab of the origin, so one tab's refresh serves them all. */
+interface ChannelLike {
+  postMessage(message: unknown): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+}
+
+/**
+ * Shared by every tab of the origin, so one tab's refresh serves them all. Another tab's write
+ * reaches localStorage here a little later (each tab may run in its own process), so each new
+ * session is also announced on a BroadcastChannel, and the newest one seen either way wins.
+ */
 export function localStorageStore(storage: StorageLike, key = 'tessera.session'): SessionStore {
+  const Channel = (globalThis as unknown as { BroadcastChannel?: new (name: string) => ChannelLike }).BroadcastChannel;
+  const channel = Channel ? new Channel(key) : undefined;
+  let announced: StoredSession | null | undefined;
+  if (channel) {
+    channel.onmessage = (event) => {
+      announced = event.data as StoredSession | null;
+    };
+  }
+  const stored = (): StoredSession | undefined => {
+    const raw = storage.getItem(key);
+    if (raw === null) return undefined;
+    try {
+      return JSON.parse(raw) as StoredSession;
+    } catch {
+      return undefined;
+    }
+  };
   return {
     get() {
-      const raw = storage.getItem(key);
-      if (raw === null) return undefined;
-      try {
-        return JSON.parse(raw) as StoredSession;
-      } catch {
-        return undefined;
-      }
+      const local = stored();
+      if (announced === undefined) return local;
+      if (announced === null) return undefined;
+      return local && local.expiresAt >= announced.expiresAt ? local : announced;
     },
     set(next) {
       if (next === undefined) storage.removeItem(key);
       else storage.setItem(key, JSON.stringify(next));
+      announced = next ?? null;
+      channel?.postMessage(next ?? null);
     },
   };
 }

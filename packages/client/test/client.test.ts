@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { bearer, json, newCredentials, startApp, type TestApp } from '../../../test/helpers.js';
+import { bearer, json, newCredentials, startApp } from '../../../test/helpers.js';
 import { totpAt } from '../../../test/totp.js';
 import { createTesseraClient, memoryStore, type SessionEndReason, TesseraError } from '../src/index.js';
 
