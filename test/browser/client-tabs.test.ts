@@ -10,19 +10,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
+import type { createTesseraClient, TesseraClient } from '../../packages/client/src/index.js';
 import { freePort, newCredentials, startApp, type TestApp } from '../helpers.js';
 import { launchChromium } from './chromium.js';
 
 const teardown: (() => unknown)[] = [];
 const suite = { after: (fn: () => unknown) => teardown.push(fn) };
 
-declare global {
-  interface Window {
-    // biome-ignore lint/suspicious/noExplicitAny: the bundle's global, typed where it is used
-    Tessera: any;
-    // biome-ignore lint/suspicious/noExplicitAny: the page's client
-    client: any;
-  }
+/** What the page holds: the bundle's global and the client made from it. */
+interface PageGlobals {
+  Tessera: { createTesseraClient: typeof createTesseraClient };
+  client: TesseraClient;
+  localStorage: { getItem(key: string): string | null };
 }
 
 describe('@tessera/client in Chromium', () => {
@@ -71,7 +70,9 @@ describe('@tessera/client in Chromium', () => {
     await page.goto(`${appOrigin}/`);
     await page.evaluate(
       ([baseUrl, mode]) => {
-        window.client = window.Tessera.createTesseraClient({ baseUrl, transport: mode });
+        (globalThis as unknown as PageGlobals).client = (
+          globalThis as unknown as PageGlobals
+        ).Tessera.createTesseraClient({ baseUrl, transport: mode });
       },
       [base, transport] as const,
     );
@@ -83,8 +84,8 @@ describe('@tessera/client in Chromium', () => {
     const [first, second] = [await open(context, 'body'), await open(context, 'body')];
     const credentials = newCredentials('tabs');
     await first.evaluate(async (c) => {
-      await window.client.register(c);
-      await window.client.login({ username: c.username, password: c.password });
+      await (globalThis as unknown as PageGlobals).client.register(c);
+      await (globalThis as unknown as PageGlobals).client.login({ username: c.username, password: c.password });
     }, credentials);
     let refreshes = 0;
     for (const page of [first, second]) {
@@ -92,10 +93,12 @@ describe('@tessera/client in Chromium', () => {
         if (request.method() === 'POST' && request.url().endsWith('/auth/refresh')) refreshes++;
       });
     }
-    const refresh = (page: Page) => page.evaluate(() => window.client.refresh());
+    const refresh = (page: Page) => page.evaluate(() => (globalThis as unknown as PageGlobals).client.refresh());
     for (let round = 0; round < 50; round++) await Promise.all([refresh(first), refresh(second)]);
     for (const page of [first, second]) {
-      const me = await page.evaluate(async () => (await window.client.whoami()).user_details.username);
+      const me = await page.evaluate(
+        async () => (await (globalThis as unknown as PageGlobals).client.whoami()).user_details.username,
+      );
       assert.equal(me, credentials.username);
     }
     assert.ok(refreshes >= 50 && refreshes <= 100, `${refreshes} refresh requests for 100 asks`);
@@ -110,14 +113,14 @@ describe('@tessera/client in Chromium', () => {
     const credentials = newCredentials('cookietab');
     const outcome = await page.evaluate(async (c) => {
       const ended: string[] = [];
-      window.client.onSessionEnd((reason: string) => ended.push(reason));
-      await window.client.register(c);
-      await window.client.login({ username: c.username, password: c.password });
-      const stored = localStorage.getItem('tessera.session') ?? '';
-      const me = (await window.client.whoami()).user_details.username;
-      await window.client.refresh();
-      const again = (await window.client.whoami()).user_details.username;
-      await window.client.logout();
+      (globalThis as unknown as PageGlobals).client.onSessionEnd((reason: string) => ended.push(reason));
+      await (globalThis as unknown as PageGlobals).client.register(c);
+      await (globalThis as unknown as PageGlobals).client.login({ username: c.username, password: c.password });
+      const stored = (globalThis as unknown as PageGlobals).localStorage.getItem('tessera.session') ?? '';
+      const me = (await (globalThis as unknown as PageGlobals).client.whoami()).user_details.username;
+      await (globalThis as unknown as PageGlobals).client.refresh();
+      const again = (await (globalThis as unknown as PageGlobals).client.whoami()).user_details.username;
+      await (globalThis as unknown as PageGlobals).client.logout();
       return { stored, me, again, ended };
     }, credentials);
     assert.equal(outcome.me, credentials.username);
