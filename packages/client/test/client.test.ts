@@ -56,9 +56,15 @@ describe('@tessera/client', () => {
       client.login({ username: credentials.username, password: 'wrong' }),
       (error: unknown) => error instanceof TesseraError && error.status === 401 && error.code === 'invalid_credentials',
     );
+    await client.changePassword({ current_password: credentials.password, new_password: 'a new client passphrase' });
+    assert.equal((await client.forgotPassword(credentials.email)).message.length > 0, true);
     await client.logout();
     assert.deepEqual(ended, ['logout']);
     assert.equal(client.signedIn, false);
+    assert.deepEqual(await client.login({ username: credentials.username, password: 'a new client passphrase' }), {
+      status: 'signed_in',
+    });
+    assert.equal(client.signedIn, true);
     void test;
   });
 

@@ -167,4 +167,29 @@ describe('@tessera/verify', () => {
       }
     }, 'a refusal while Tessera is down');
   });
+
+  it('with the feed unreachable, asks Tessera on every call: a revoked token is refused at once', async (t) => {
+    const { test, url } = await tessera(t);
+    let feedTries = 0;
+    const verifier = createVerifier({
+      issuer: 'tessera',
+      jwksUrl: `${url}/.well-known/jwks.json`,
+      revocation: 'feed',
+      client: CLIENT,
+      // A network path on which the feed never gets through, but introspection does.
+      fetch: (input, init) => {
+        if (String(input).includes('/auth/revocations')) {
+          feedTries++;
+          return Promise.reject(new TypeError('fetch failed'));
+        }
+        return fetch(input, init);
+      },
+    });
+    t.after(() => verifier.close());
+    const { tokens } = await signUp(test.app);
+    assert.equal((await verifier.verify(tokens.access_token)).jti.length > 0, true);
+    await test.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) });
+    await refusedWith(verifier.verify(tokens.access_token), 'token_revoked');
+    assert.ok(feedTries >= 1, 'the feed was tried');
+  });
 });
