@@ -223,11 +223,13 @@ for (const engine of ENGINES) {
       await stores.durableRevocations.revoke('revoked-jti', clock.now() + 60_000);
       await stores.sessions.endAllForUser(other.userId, 'logout', clock.now());
       const now = await stores.generation.observe();
+      // An ended session is logged by its user and, since migration 008, by its own id.
+      const otherSession = String(decodeJwt(other.tokens.access_token).payload.sid);
       assert.deepEqual(
         [...(now.changedSince(start.value) ?? [])].sort(),
-        [user.userId, other.userId, 'revoked-jti'].sort(),
+        [user.userId, other.userId, otherSession, 'revoked-jti'].sort(),
       );
-      assert.deepEqual([...(now.changedSince(now.value - 1) ?? [])], [other.userId]);
+      assert.deepEqual([...(now.changedSince(now.value - 2) ?? [])].sort(), [other.userId, otherSession].sort());
       assert.equal(now.changedSince(start.value - 1), undefined, 'from before the first read: unknown');
 
       await sqlOutsideTessera(a.databaseUrl, 'insert into tessera_changes (generation, subject) values (?, ?)', [

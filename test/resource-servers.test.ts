@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { ENGINES } from './engines.js';
-import { bearer, json, SECRET, signUp, startApp, type TestApp } from './helpers.js';
+import { bearer, decodeJwt, json, SECRET, signUp, startApp, type TestApp } from './helpers.js';
 
 const CLIENT_ID = 'rs_test';
 const CLIENT_SECRET = 'tsk_test-secret-for-the-resource-server-tests';
@@ -154,6 +154,8 @@ for (const engine of ENGINES) {
       await test.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(tokens.access_token) });
       const revoked = await feed.until((e) => e.event === 'revoked', 'revoked');
       assert.ok((revoked.data.subjects as string[]).includes(userId));
+      const sid = String(decodeJwt(tokens.access_token).payload.sid);
+      assert.ok((revoked.data.subjects as string[]).includes(sid), 'the ended session is named');
       assert.ok(Number(revoked.id) > Number(ready.id));
 
       // A reader that missed it resumes from the cursor it had and gets the same news.

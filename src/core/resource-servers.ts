@@ -120,7 +120,7 @@ export class ResourceServerService {
     return (await this.o.generation.observe()).value;
   }
 
-  /** Whom revocations and changes since `cursor` concern: user ids and revoked token ids. */
+  /** Whom revocations and changes since `cursor` concern: user ids, ended session ids, revoked token ids. */
   async feedStep(cursor: number): Promise<FeedStep> {
     const generation = await this.o.generation.observe();
     if (generation.value === cursor) return { kind: 'none', cursor };

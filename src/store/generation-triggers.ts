@@ -19,3 +19,10 @@ export const GENERATION_TRIGGERS = {
   userDeleted: { table: 'users', name: 'tessera_user_deleted', subject: 'id' },
   tokenRevoked: { table: 'revoked_tokens', name: 'tessera_token_revoked', subject: 'jti' },
 } as const;
+
+/**
+ * Added later (migration 008), so the trigger set of migration 003 stays as it was released: an
+ * ended session is logged by its own id too, so that the revocation feed can name ended sessions,
+ * not only their users.
+ */
+export const SESSION_ENDED_BY_ID = { table: 'sessions', name: 'tessera_session_ended_id', subject: 'id' } as const;

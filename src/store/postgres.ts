@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { counterQuery, GenerationLog, logQuery, purgeGenerationLog } from './generation-log.js';
-import { GENERATION_TRIGGERS, RAISE_GENERATION } from './generation-triggers.js';
+import { GENERATION_TRIGGERS, RAISE_GENERATION, SESSION_ENDED_BY_ID } from './generation-triggers.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { compiledOnce } from './sql/compiled-once.js';
@@ -78,6 +78,10 @@ export const postgresEngine: SqlEngine = {
       'drop function if exists tessera_raise_generation()',
       'drop function if exists tessera_raise_generation_for_deleted()',
     ],
+  },
+  sessionIdTrigger: {
+    up: [perRow(SESSION_ENDED_BY_ID, 'update of ended_at', 'when (old.ended_at is null and new.ended_at is not null)')],
+    down: [`drop trigger if exists ${SESSION_ENDED_BY_ID.name} on ${SESSION_ENDED_BY_ID.table}`],
   },
 };
 

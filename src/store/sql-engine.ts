@@ -19,4 +19,6 @@ export interface SqlEngine {
    * dialect. Frozen with that migration: a change to them is a new migration.
    */
   readonly generationTriggers: { readonly up: readonly string[]; readonly down: readonly string[] };
+  /** Migration 008's trigger, in this engine's dialect: an ended session logged by its id. */
+  readonly sessionIdTrigger: { readonly up: readonly string[]; readonly down: readonly string[] };
 }

@@ -5,7 +5,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { counterQuery, GenerationLog, type LogRow, logQuery, purgeGenerationLog } from './generation-log.js';
-import { GENERATION_TRIGGERS, RAISE_GENERATION } from './generation-triggers.js';
+import { GENERATION_TRIGGERS, RAISE_GENERATION, SESSION_ENDED_BY_ID } from './generation-triggers.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { createSqlStores } from './sql/stores.js';
@@ -38,6 +38,13 @@ export const sqliteEngine: SqlEngine = {
       `create trigger ${tokenRevoked.name} after insert on ${tokenRevoked.table} begin ${raise(`new.${tokenRevoked.subject}`)} end`,
     ],
     down: Object.values(GENERATION_TRIGGERS).map(({ name }) => `drop trigger if exists ${name}`),
+  },
+  sessionIdTrigger: {
+    up: [
+      `create trigger ${SESSION_ENDED_BY_ID.name} after update of ended_at on ${SESSION_ENDED_BY_ID.table}
+         when old.ended_at is null and new.ended_at is not null begin ${raise(`new.${SESSION_ENDED_BY_ID.subject}`)} end`,
+    ],
+    down: [`drop trigger if exists ${SESSION_ENDED_BY_ID.name}`],
   },
 };
 

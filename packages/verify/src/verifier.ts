@@ -134,7 +134,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (options.revocation === 'introspect') {
         if (!(await introspect(token))) throw new VerifyError('token_revoked', 'The token is no longer active.');
       } else if (feed) {
-        if (feed.isRevoked(jti)) throw new VerifyError('token_revoked', 'The token has been revoked.');
+        // The feed names revoked token ids and ended sessions: either refuses at once.
+        if (feed.isRevoked(jti) || feed.isRevoked(String(claims.sid ?? ''))) {
+          throw new VerifyError('token_revoked', 'The token has been revoked.');
+        }
         const seen = Math.max(iat, checkedAt.get(jti) ?? 0);
         if (!feed.live || feed.needsCheck(sub, seen)) {
           if (!(await introspect(token))) {

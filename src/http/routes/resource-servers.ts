@@ -111,8 +111,8 @@ export const resourceServerRoutes: FastifyPluginAsyncTypebox<Services> = async (
       tag: 'resource servers',
       summary: 'Server-Sent Events: whom revocations concern, from a cursor on',
       description:
-        'Events: `ready` `{cursor}`; `revoked` `{cursor, subjects}` where subjects are user ids (re-check their tokens ' +
-        'issued before now) and revoked token ids (refuse them); `reset` `{cursor}` when the cursor is older than the ' +
+        'Events: `ready` `{cursor}`; `revoked` `{cursor, subjects}` where subjects are ended session ids and revoked ' +
+        'token ids (refuse their tokens) and user ids (re-check their tokens issued before now); `reset` `{cursor}` when the cursor is older than the ' +
         'log: re-check every token held by introspection. Resume with `Last-Event-ID` or `?cursor=`.',
       before: [clientAuth, perClient],
       input: { querystring: Type.Object({ cursor: Type.Optional(Type.Integer({ minimum: 0 })) }) },

@@ -11,6 +11,7 @@ import { mail } from './2026-11-30-004-mail.js';
 import { mfa } from './2026-11-30-005-mfa.js';
 import { audit } from './2026-11-30-006-audit.js';
 import { apiClients } from './2026-11-30-007-api-clients.js';
+import { sessionFeed } from './2026-11-30-008-session-feed.js';
 import type { AnyDb } from './any-db.js';
 
 /** Every migration by name, for one engine (some carry statements in its dialect). */
@@ -23,6 +24,7 @@ export function migrations(engine: SqlEngine): Readonly<Record<string, Migration
     '2026-11-30-005-mfa': mfa,
     '2026-11-30-006-audit': audit,
     '2026-11-30-007-api-clients': apiClients,
+    '2026-11-30-008-session-feed': sessionFeed(engine),
   };
 }
 
