@@ -151,7 +151,7 @@ export interface paths {
   "/auth/revocations": {
     /**
      * Server-Sent Events: whom revocations concern, from a cursor on
-     * @description Events: `ready` `{cursor}`; `revoked` `{cursor, subjects}` where subjects are user ids (re-check their tokens issued before now) and revoked token ids (refuse them); `reset` `{cursor}` when the cursor is older than the log: re-check every token held by introspection. Resume with `Last-Event-ID` or `?cursor=`.
+     * @description Events: `ready` `{cursor}`; `revoked` `{cursor, subjects}` where subjects are ended session ids and revoked token ids (refuse their tokens) and user ids (re-check their tokens issued before now); `reset` `{cursor}` when the cursor is older than the log: re-check every token held by introspection. Resume with `Last-Event-ID` or `?cursor=`.
      */
     get: operations["followRevocations"];
   };
@@ -4971,7 +4971,7 @@ export interface operations {
   };
   /**
    * Server-Sent Events: whom revocations concern, from a cursor on
-   * @description Events: `ready` `{cursor}`; `revoked` `{cursor, subjects}` where subjects are user ids (re-check their tokens issued before now) and revoked token ids (refuse them); `reset` `{cursor}` when the cursor is older than the log: re-check every token held by introspection. Resume with `Last-Event-ID` or `?cursor=`.
+   * @description Events: `ready` `{cursor}`; `revoked` `{cursor, subjects}` where subjects are ended session ids and revoked token ids (refuse their tokens) and user ids (re-check their tokens issued before now); `reset` `{cursor}` when the cursor is older than the log: re-check every token held by introspection. Resume with `Last-Event-ID` or `?cursor=`.
    */
   followRevocations: {
     parameters: {
