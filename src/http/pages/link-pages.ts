@@ -15,10 +15,9 @@ import type { PageKit } from './page-kit.js';
 export function linkPages(app: PageApp, services: Services, kit: PageKit): void {
   const { emailFlows, config } = services;
   const { strings } = kit;
-  const fromOurPages = async (request: FastifyRequest) => kit.assertFromOurPages(request);
   // A reset hashes a good new password before it looks at the token: without the limit,
   // guesses would buy argon2 work.
-  const before = [fromOurPages, services.limitPerIp('link').hook];
+  const before = [kit.fromOurPages, services.limitPerIp('link').hook];
   const tokenOf = (request: FastifyRequest) => String((request.query as Record<string, unknown>).token ?? '');
 
   const verifyPage = (reply: FastifyReply, token: string) =>

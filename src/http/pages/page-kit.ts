@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ClientInfo, Principal } from '../../core/types.js';
 import { AppError } from '../../errors.js';
+import type { TokenType } from '../../tokens/claims.js';
 import { type CookieCredential, checkRequirement, csrfFailed, type Requirement } from '../authenticate.js';
 import { toAppError } from '../error-handler.js';
 import { clientInfo, type Services } from '../services.js';
@@ -23,15 +24,18 @@ export interface PageSession {
 
 const SESSION_GONE = new Set(['invalid_token', 'token_expired', 'token_revoked']);
 
+/** Whether an error only says the cookie's session is over (the page then signs in afresh). */
+export const sessionGone = (error: unknown): boolean => error instanceof AppError && SESSION_GONE.has(error.code);
+
 export interface PageKit {
   strings: PageStrings;
   render(reply: FastifyReply, page: PageContent): FastifyReply;
   /** The signed-in user's header for a page. */
   header(session: PageSession | undefined): PageContent['signedIn'];
-  /** Anonymous forms (sign in, register...) are taken from our own pages only (login CSRF). */
-  assertFromOurPages(request: FastifyRequest): void;
-  /** The session the access cookie names, when it is live. */
-  session(request: FastifyRequest): Promise<PageSession | undefined>;
+  /** onRequest hook: anonymous forms (sign in, register...) are taken from our own pages only (login CSRF). */
+  fromOurPages(request: FastifyRequest): Promise<void>;
+  /** The session the access cookie (or, asked for, the refresh cookie) names, when it is live. */
+  session(request: FastifyRequest, types?: readonly TokenType[]): Promise<PageSession | undefined>;
   /** For a signed-in form: the session, its CSRF token and origin checked (throws csrf_failed). */
   postedSession(request: FastifyRequest, formToken: unknown): Promise<PageSession | undefined>;
   /** The requirement's failure as an AppError, or undefined when the principal meets it. */
@@ -52,14 +56,14 @@ export function createPageKit(services: Services, strings: PageStrings): PageKit
   const layout = { strings, csp: pageCsp(origins.list.slice(1)) };
   const asAppError = (error: unknown) => toAppError(error, services.isUnavailable);
 
-  const session = async (request: FastifyRequest, types: ('access' | 'refresh')[] = ['access']) => {
+  const session = async (request: FastifyRequest, types: readonly TokenType[] = ['access']) => {
     const credential = authenticator.cookieCredential(request, types);
     if (!credential) return undefined;
     try {
       const principal = await sessions.authenticate(credential.token, types);
       return { principal, credential, csrfToken: cookies.csrfToken(principal.session.id), client: clientInfo(request) };
     } catch (error) {
-      if (error instanceof AppError && SESSION_GONE.has(error.code)) return undefined;
+      if (sessionGone(error)) return undefined;
       throw error;
     }
   };
@@ -68,10 +72,10 @@ export function createPageKit(services: Services, strings: PageStrings): PageKit
     strings,
     render: (reply, page) => sendPage(reply, layout, page),
     header: (s) => (s ? { username: s.principal.user.username, csrfToken: s.csrfToken } : undefined),
-    assertFromOurPages(request) {
+    async fromOurPages(request) {
       if (!origins.allowsRequest(request)) throw csrfFailed('The form was not sent from one of our pages.');
     },
-    session: (request) => session(request),
+    session,
     async postedSession(request, formToken) {
       const found = await session(request);
       if (!found) return undefined;

@@ -4,18 +4,13 @@
  * comes along and the session ends even when the access cookie has lapsed. /auth/resume renews
  * a lapsed access cookie from the refresh cookie, then goes back to a trusted `return_to`.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../errors.js';
-import type { TokenType } from '../../tokens/claims.js';
-import { clientInfo, type Services } from '../services.js';
+import type { FastifyReply } from 'fastify';
+import type { Services } from '../services.js';
 import { hidden, notice } from './forms.js';
 import { html } from './html.js';
 import { CsrfField, formRoute, formText, type PageApp } from './page-app.js';
-import type { PageKit } from './page-kit.js';
+import { type PageKit, sessionGone } from './page-kit.js';
 import { withReturn } from './sign-in-pages.js';
-
-const SESSION_GONE = new Set(['invalid_token', 'token_expired', 'token_revoked']);
-const gone = (error: unknown) => error instanceof AppError && SESSION_GONE.has(error.code);
 
 export function sessionPages(app: PageApp, services: Services, kit: PageKit): void {
   const { sessions, cookies, authenticator } = services;
@@ -34,23 +29,17 @@ export function sessionPages(app: PageApp, services: Services, kit: PageKit): vo
     return kit.render(reply, { status: 200, title: strings.signOut, body, signedIn: kit.header(s) });
   });
 
-  const fromOurPages = async (request: FastifyRequest) => kit.assertFromOurPages(request);
-
-  app.post('/auth/sign-out', formRoute({ csrf_token: CsrfField }, [fromOurPages]), async (request, reply) => {
-    const presented = formText(request, 'csrf_token') ?? '';
-    for (const types of [['access'], ['refresh']] as TokenType[][]) {
-      const credential = authenticator.cookieCredential(request, types);
-      if (!credential) continue;
-      let principal: Awaited<ReturnType<typeof sessions.authenticate>>;
-      try {
-        principal = await sessions.authenticate(credential.token, types);
-      } catch (error) {
-        if (gone(error)) continue;
-        throw error;
-      }
-      authenticator.checkCsrf(request, credential, principal.session.id, presented);
-      await sessions.logout(principal, 'local', clientInfo(request));
-      break;
+  app.post('/auth/sign-out', formRoute({ csrf_token: CsrfField }, [kit.fromOurPages]), async (request, reply) => {
+    // The access cookie may have lapsed; the refresh cookie, sent to /auth only, still names the session.
+    const live = (await kit.session(request, ['access'])) ?? (await kit.session(request, ['refresh']));
+    if (live) {
+      authenticator.checkCsrf(
+        request,
+        live.credential,
+        live.principal.session.id,
+        formText(request, 'csrf_token') ?? '',
+      );
+      await sessions.logout(live.principal, 'local', live.client);
     }
     cookies.clear(reply);
     return reply.redirect('/login?notice=signed_out', 303);
@@ -70,7 +59,7 @@ export function sessionPages(app: PageApp, services: Services, kit: PageKit): vo
         cookies.set(reply, await sessions.refresh(credential.token));
         return reply.redirect(returnTo ?? '/account', 303);
       } catch (error) {
-        if (!gone(error)) throw error;
+        if (!sessionGone(error)) throw error;
         cookies.clear(reply);
         return toLogin(reply, returnTo);
       }

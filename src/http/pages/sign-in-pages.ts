@@ -31,7 +31,7 @@ export function signInPages(app: PageApp, services: Services, kit: PageKit): voi
   const { accounts, mfa, sessions, cookies, config } = services;
   const { strings } = kit;
   const bodies = bodySchemas(config);
-  const fromOurPages = async (request: FastifyRequest) => kit.assertFromOurPages(request);
+  const { fromOurPages } = kit;
 
   const loginPage = async (reply: FastifyReply, request: FastifyRequest, state: LoginState) => {
     const current = await kit.session(request);
