@@ -25,7 +25,7 @@ import { createCookieTransport } from './http/browser/cookies.js';
 import { trustedOrigins } from './http/browser/origins.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { pages } from './http/pages/index.js';
-import { perIpLimit } from './http/rate-limit.js';
+import { perIpLimit, perKeyLimit } from './http/rate-limit.js';
 import { auditRoutes } from './http/routes/audit.js';
 import { authRoutes } from './http/routes/auth.js';
 import { emailRoutes } from './http/routes/email.js';
@@ -105,9 +105,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     resourceServers: core.resourceServers,
     health: stores.health,
     isUnavailable: (error) => stores.isUnavailable(error),
-    counters: stores.counters,
-    clock,
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
+    limitPerKey: (bucket, keyOf, limit) => perKeyLimit(stores.counters, bucket, keyOf, limit, clock),
     jwks: () => core.tokens.jwks(),
     guard: authenticator.guard,
     authenticator,

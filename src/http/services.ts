@@ -1,6 +1,5 @@
 import type { FastifyRequest, preValidationHookHandler } from 'fastify';
-import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { Config, RateLimit } from '../config.js';
 import type { AccountService } from '../core/accounts.js';
 import type { AuditLog } from '../core/audit.js';
 import type { EmailFlowService } from '../core/email-flows.js';
@@ -8,7 +7,7 @@ import type { MfaService } from '../core/mfa.js';
 import type { ResourceServerService } from '../core/resource-servers.js';
 import type { SessionService } from '../core/sessions.js';
 import type { ClientInfo } from '../core/types.js';
-import type { CounterStore, HealthCheck } from '../store/types.js';
+import type { HealthCheck } from '../store/types.js';
 import type { KeyRing } from '../tokens/keys.js';
 import type { Authenticator, Requirement } from './authenticate.js';
 import type { CookieTransport } from './browser/cookies.js';
@@ -27,11 +26,10 @@ export interface Services {
   health: readonly HealthCheck[];
   /** Whether an error means a store is unreachable (answered 503 `unavailable`). */
   isUnavailable(error: unknown): boolean;
-  /** For limits keyed by something other than the address (a resource-server client). */
-  counters: CounterStore;
-  clock: Clock;
   /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
   limitPerIp(bucket: string): Precondition;
+  /** A limit per whatever `keyOf` names (a resource-server client), `limit` a window. */
+  limitPerKey(bucket: string, keyOf: (request: FastifyRequest) => string, limit: RateLimit): Precondition;
   jwks(): KeyRing['jwks'];
   /** Authenticates by Bearer or cookie and checks the requirement (and CSRF for cookies). */
   guard(requirement: Requirement): Precondition;

@@ -11,7 +11,6 @@ import type { FeedStep } from '../../core/resource-servers.js';
 import { AppError } from '../../errors.js';
 import type { ApiClientRecord } from '../../store/types.js';
 import { endpoint, type Precondition, type SecurityRequirement } from '../endpoint.js';
-import { perKeyLimit } from '../rate-limit.js';
 import type { Services } from '../services.js';
 
 declare module 'fastify' {
@@ -69,13 +68,7 @@ export const resourceServerRoutes: FastifyPluginAsyncTypebox<Services> = async (
     errors: ['invalid_client', 'unavailable'],
     security: BASIC,
   };
-  const perClient = perKeyLimit(
-    services.counters,
-    'client',
-    (request) => clientOf(request).id,
-    config.rateLimits.perClient,
-    services.clock,
-  );
+  const perClient = services.limitPerKey('client', (request) => clientOf(request).id, config.rateLimits.perClient);
 
   app.post(
     '/auth/introspect',
