@@ -87,7 +87,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
       : undefined;
   feed?.start();
   /** Tokens introspected as active, and when: a later change of their user checks them again. */
-  const checkedAt = new Map<string, number>();
+  const checkedAt = new Map<string, { at: number; exp: number }>();
+  let sweepAt = 1000;
+  /** Remembers a check; now and then forgets checks of tokens that have expired since. */
+  const rememberCheck = (jti: string, exp: number) => {
+    const now = Math.floor(Date.now() / 1000);
+    checkedAt.set(jti, { at: now, exp });
+    if (checkedAt.size < sweepAt) return;
+    for (const [key, entry] of checkedAt) if (entry.exp < now) checkedAt.delete(key);
+    sweepAt = Math.max(1000, checkedAt.size * 2);
+  };
 
   const introspect = async (token: string): Promise<boolean> => {
     let response: Response;
@@ -138,13 +147,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
         if (feed.isRevoked(jti) || feed.isRevoked(String(claims.sid ?? ''))) {
           throw new VerifyError('token_revoked', 'The token has been revoked.');
         }
-        const seen = Math.max(iat, checkedAt.get(jti) ?? 0);
+        const seen = Math.max(iat, checkedAt.get(jti)?.at ?? 0);
         if (!feed.live || feed.needsCheck(sub, seen)) {
           if (!(await introspect(token))) {
             feed.markRevoked(jti);
             throw new VerifyError('token_revoked', 'The token is no longer active.');
           }
-          checkedAt.set(jti, Math.floor(Date.now() / 1000));
+          rememberCheck(jti, Number(claims.exp ?? 0));
         }
       }
       const roles = Array.isArray(claims.roles) ? claims.roles.map(String) : [];
