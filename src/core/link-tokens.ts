@@ -3,7 +3,8 @@
  * by their SHA-256 (a leaked table reveals no usable link; the token's own entropy makes a
  * plain hash enough, no salt or slow hash needed).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../crypto/digest.js';
 
 /** base64url of 32 bytes: 43 characters. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
@@ -14,7 +15,7 @@ export function newLinkToken(): { token: string; hash: string } {
 }
 
 export function hashLinkToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return sha256Hex(token);
 }
 
 /** Whether `token` could be one of ours; anything else is refused without a lookup. */

@@ -5,10 +5,11 @@
  * login whose password is right gets a single-use challenge token instead of tokens; the
  * second factor then opens the session at assurance level 2.
  */
-import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { Clock } from '../clock.js';
+import { sha256Hex } from '../crypto/digest.js';
 import type { Sealer } from '../crypto/sealer.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { EngineStores, MfaFactorRecord, UserRecord } from '../store/types.js';
@@ -64,7 +65,6 @@ export interface MfaServiceOptions {
   audit: AuditLog;
 }
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const wrongCode = () => new AppError('invalid_mfa_code', 'The code is not valid.');
 const deadChallenge = () =>
   new AppError('invalid_token', 'This sign-in step has expired or was already used; log in again.');
@@ -123,7 +123,7 @@ export class MfaService {
         throw new AppError('not_found', 'No such pending factor.');
       await tx.mfa.replaceRecoveryCodes(
         user.id,
-        codes.map((c) => sha256(normalizeRecoveryCode(c))),
+        codes.map((c) => sha256Hex(normalizeRecoveryCode(c))),
         now,
       );
       await record('mfa.enrolled', { userId: user.id, client, data: { factor_id: factor.id, type: factor.type } });
@@ -160,7 +160,7 @@ export class MfaService {
     const codes = newRecoveryCodes();
     await this.o.stores.mfa.replaceRecoveryCodes(
       user.id,
-      codes.map((c) => sha256(normalizeRecoveryCode(c))),
+      codes.map((c) => sha256Hex(normalizeRecoveryCode(c))),
       this.o.clock.now(),
     );
     return codes;
@@ -182,7 +182,7 @@ export class MfaService {
     const token = randomBytes(32).toString('base64url');
     const now = this.o.clock.now();
     await this.o.stores.mfa.insertChallenge(
-      { hash: sha256(token), userId: user.id, expiresAt: now + CHALLENGE_TTL_SECONDS * 1000, failures: 0 },
+      { hash: sha256Hex(token), userId: user.id, expiresAt: now + CHALLENGE_TTL_SECONDS * 1000, failures: 0 },
       now,
     );
     return { mfaToken: token, expiresIn: CHALLENGE_TTL_SECONDS };
@@ -191,7 +191,7 @@ export class MfaService {
   /** The second step of a login: a TOTP code or a recovery code opens the session at aal 2. */
   async verify(mfaToken: string, factor: SecondFactor, client: ClientInfo): Promise<TokenPair> {
     const now = this.o.clock.now();
-    const hash = sha256(mfaToken);
+    const hash = sha256Hex(mfaToken);
     const challenge = await this.o.stores.mfa.findChallenge(hash, now, MAX_CHALLENGE_FAILURES);
     if (!challenge) throw deadChallenge();
     const user = await this.o.stores.users.findById(challenge.userId);
@@ -231,7 +231,7 @@ export class MfaService {
   ): Promise<Assurance | undefined> {
     if ('recoveryCode' in factor) {
       const used = await this.o.audit.inTransaction(async (tx, record) => {
-        const spent = await tx.mfa.useRecoveryCode(user.id, sha256(normalizeRecoveryCode(factor.recoveryCode)), now);
+        const spent = await tx.mfa.useRecoveryCode(user.id, sha256Hex(normalizeRecoveryCode(factor.recoveryCode)), now);
         if (spent) await record('mfa.recovery_code_used', { userId: user.id, client });
         return spent;
       });

@@ -4,8 +4,9 @@
  * not, and a feed of whom recent revocations concern so that they can stop a token within a
  * second without asking on every request.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import { sha256Hex } from '../crypto/digest.js';
 import { AppError, type ErrorCode, validationFailed } from '../errors.js';
 import type { ApiClientRecord, ApiClientStore, GenerationSource } from '../store/types.js';
 import type { SessionService } from './sessions.js';
@@ -15,7 +16,6 @@ export const RESOURCE_SERVER_ERRORS = {
 } as const satisfies Record<string, readonly ErrorCode[]>;
 
 const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 export type Introspection =
   | { active: false }
@@ -60,7 +60,7 @@ export class ResourceServerService {
     const client = {
       id: `rs_${randomUUID().replace(/-/g, '')}`,
       name,
-      secretHash: sha256(secret),
+      secretHash: sha256Hex(secret),
       createdAt: this.o.clock.now(),
     };
     if ((await this.o.clients.insert(client)) === 'taken') {
@@ -80,8 +80,8 @@ export class ResourceServerService {
   /** The client these credentials name, or undefined; the same work either way. */
   async authenticate(id: string, secret: string): Promise<ApiClientRecord | undefined> {
     const client = await this.o.clients.findById(id);
-    const expected = Buffer.from(client?.secretHash ?? sha256(randomUUID()), 'hex');
-    const given = Buffer.from(sha256(secret), 'hex');
+    const expected = Buffer.from(client?.secretHash ?? sha256Hex(randomUUID()), 'hex');
+    const given = Buffer.from(sha256Hex(secret), 'hex');
     return timingSafeEqual(expected, given) && client ? client : undefined;
   }
 
