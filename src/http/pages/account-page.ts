@@ -4,7 +4,7 @@
  * the session's CSRF token, meets the same requirement as its API twin (fresh, aal 2), and
  * calls the same core operation.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../errors.js';
 import type { Requirement } from '../authenticate.js';
@@ -116,7 +116,7 @@ ${action(s, '/account/mfa/remove', strings.removeMfa, hidden('factor_id', confir
       body: P extends Record<string, unknown> ? Record<keyof P, string | undefined> : never,
       reply: FastifyReply,
     ) => Promise<FastifyReply | NoticeKey>,
-    before: ((request: FastifyRequest) => Promise<void>)[] = [],
+    before: onRequestHookHandler[] = [],
   ) =>
     app.post(path, formRoute({ csrf_token: CsrfField, ...properties }, before), async (request, reply) => {
       const s = await kit.postedSession(request, formText(request, 'csrf_token'));
@@ -155,7 +155,7 @@ ${action(s, '/account/mfa/remove', strings.removeMfa, hidden('factor_id', confir
       await emailFlows.requestVerification(s.principal.user.email, s.client);
       return 'verification_sent';
     },
-    [services.limitPerIp('mail').hook as never],
+    [services.limitPerIp('mail').hook],
   );
 
   post('/account/sessions/end', { session_id: IdField }, SIGNED_IN, async (s, body) => {
