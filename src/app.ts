@@ -31,6 +31,7 @@ import { authRoutes } from './http/routes/auth.js';
 import { emailRoutes } from './http/routes/email.js';
 import { healthRoutes } from './http/routes/health.js';
 import { mfaRoutes } from './http/routes/mfa.js';
+import { passkeyRoutes } from './http/routes/passkeys.js';
 import { resourceServerRoutes } from './http/routes/resource-servers.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { userRoutes } from './http/routes/users.js';
@@ -101,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     sessions: core.sessions,
     emailFlows: core.emailFlows,
     mfa: core.mfa,
+    passkeys: core.passkeys,
     audit: core.audit,
     resourceServers: core.resourceServers,
     health: stores.health,
@@ -177,6 +179,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'sessions', description: "The caller's own sessions." },
         { name: 'email', description: 'Proving an address and recovering an account with mailed one-time links.' },
         { name: 'mfa', description: 'Second factors (TOTP, recovery codes) and the second step of a login.' },
+        { name: 'passkeys', description: 'Passkeys (WebAuthn): adding them, and signing in with one.' },
         { name: 'users', description: 'User administration, for the `admin` role.' },
         { name: 'audit', description: 'What happened to whom, by whom and from where, for the `admin` role.' },
         {
@@ -210,6 +213,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(sessionRoutes, services);
   await app.register(emailRoutes, services);
   await app.register(mfaRoutes, services);
+  await app.register(passkeyRoutes, services);
   await app.register(pages, services);
   await app.register(userRoutes, services);
   await app.register(auditRoutes, services);

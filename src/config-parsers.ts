@@ -127,6 +127,19 @@ export function parseOriginList(raw: string): string[] | undefined {
   return [...new Set(origins as string[])];
 }
 
+/**
+ * `PASSKEY_RP_ID`: the domain passkeys are scoped to. WebAuthn lets it be the page's host or a
+ * parent domain of it (`example.com` for `auth.example.com`, so apps on sibling hosts can share
+ * the passkeys), never an IP address or another site. Lowercased; undefined if not allowed.
+ */
+export function parseRpId(raw: string, publicHost: string): string | undefined {
+  const id = raw.trim().toLowerCase();
+  const host = publicHost.toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(id)) return undefined;
+  if (/^[0-9.]+$/.test(id)) return undefined;
+  return id === host || host.endsWith(`.${id}`) ? id : undefined;
+}
+
 export interface WebhookEndpoint {
   url: string;
   /** The Standard Webhooks secret as given (`whsec_` + base64) and its key bytes. */

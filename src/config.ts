@@ -16,6 +16,7 @@ import {
   parseMailFrom,
   parseOriginList,
   parsePublicUrl,
+  parseRpId,
   parseTrustProxy,
   parseWebhookUrls,
   type WebhookEndpoint,
@@ -81,6 +82,12 @@ export interface Config {
     encryptionKey: string | undefined;
   };
   browser: BrowserConfig;
+  passkeys: {
+    /** WebAuthn's relying-party id: PUBLIC_URL's host or a parent domain of it. */
+    rpId: string;
+    /** The name an authenticator shows beside the account. */
+    rpName: string;
+  };
   audit: {
     /** False keeps no audit events (webhooks still fire): for measuring what the log costs. */
     keep: boolean;
@@ -287,6 +294,20 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
         '1 to 64 characters, no colon',
       ),
       encryptionKey: env.MFA_ENCRYPTION_KEY || undefined,
+    },
+    passkeys: {
+      rpId: read(
+        'PASSKEY_RP_ID',
+        new URL(publicUrl).hostname,
+        (raw) => parseRpId(raw, new URL(publicUrl).hostname),
+        "PUBLIC_URL's host or a parent domain of it (not an IP address)",
+      ),
+      rpName: read(
+        'PASSKEY_RP_NAME',
+        'Tessera',
+        (raw) => (/^[^\r\n]{1,64}$/.test(raw.trim()) ? raw.trim() : undefined),
+        '1 to 64 characters',
+      ),
     },
     audit: {
       keep: read('AUDIT_LOG', true, parseBoolean, 'true or false'),

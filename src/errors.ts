@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'invalid_mfa_code'
   | 'mfa_required'
   | 'csrf_failed'
-  | 'invalid_client';
+  | 'invalid_client'
+  | 'invalid_passkey';
 
 export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   authorization_required: 401,
@@ -51,6 +52,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   mfa_required: 403,
   csrf_failed: 403,
   invalid_client: 401,
+  invalid_passkey: 401,
 };
 
 export type Problem =

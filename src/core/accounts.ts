@@ -11,8 +11,9 @@ import type { AuditLog, LoginFailureReason } from './audit.js';
 import type { EmailFlowService } from './email-flows.js';
 import {
   emailProblems,
+  findByIdentifier,
   identityKey,
-  looksLikeEmail,
+  type LoginIdentifier,
   normalizeEmail,
   normalizeUsername,
   usernameProblems,
@@ -30,7 +31,7 @@ export interface Registration {
   password: string;
 }
 
-export type LoginIdentifier = { username: string } | { email: string };
+export type { LoginIdentifier } from './identity.js';
 
 export type LoginResult = { tokens: TokenPair } | { mfa: MfaChallenge };
 
@@ -114,7 +115,7 @@ export class AccountService {
     password: string,
     client: ClientInfo,
   ): Promise<{ user: UserRecord; secondFactor: boolean }> {
-    const user = await this.findByIdentifier(identifier);
+    const user = await findByIdentifier(this.o.users, identifier);
     const account = user
       ? `user:${user.id}`
       : `unknown:${identityKey('email' in identifier ? identifier.email : identifier.username)}`;
@@ -260,13 +261,6 @@ export class AccountService {
     const user = await this.o.users.findByUsernameKey(identityKey(username));
     if (!user) throw new AppError('not_found', `No user named ${username}.`);
     return this.applyPatch(user.id, { roles: [...new Set([...user.roles, role])] }, { actorId: null, client: null });
-  }
-
-  private findByIdentifier(identifier: LoginIdentifier): Promise<UserRecord | undefined> {
-    if ('email' in identifier) return this.o.users.findByEmailKey(identityKey(identifier.email));
-    // No username contains '@', so such a value can only be an email.
-    if (looksLikeEmail(identifier.username)) return this.o.users.findByEmailKey(identityKey(identifier.username));
-    return this.o.users.findByUsernameKey(identityKey(identifier.username));
   }
 }
 

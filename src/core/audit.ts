@@ -21,7 +21,8 @@ export type LoginFailureReason =
   | 'disabled'
   | 'throttled'
   | 'email_not_verified'
-  | 'mfa_failed';
+  | 'mfa_failed'
+  | 'passkey_failed';
 
 export interface AuditFacts {
   userId?: string | null;

@@ -16,6 +16,7 @@ import { EmailFlowService } from './email-flows.js';
 import { LoginThrottle } from './login-throttle.js';
 import { MailLimits } from './mail-limits.js';
 import { MfaService } from './mfa.js';
+import { PasskeyService } from './passkeys.js';
 import { createPasswordHasher, type PasswordHasher } from './password-hasher.js';
 import { ResourceServerService } from './resource-servers.js';
 import { SessionService } from './sessions.js';
@@ -27,6 +28,7 @@ export interface Core {
   sessions: SessionService;
   emailFlows: EmailFlowService;
   mfa: MfaService;
+  passkeys: PasskeyService;
   tokens: TokenService;
   /** Delivers queued mail and webhooks and runs queued jobs. */
   outboxWorker: OutboxWorker;
@@ -44,6 +46,7 @@ export interface Core {
     linkTokens: number;
     outbox: number;
     mfaChallenges: number;
+    passkeyChallenges: number;
     auditEvents: number;
   }>;
   /** Picks up a key rotation made by `tessera keys rotate` (or another instance); true if keys changed. */
@@ -147,9 +150,25 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     },
     clock,
   );
+  const passkeys = new PasskeyService({
+    stores,
+    sessions,
+    throttle,
+    audit,
+    clock,
+    rp: {
+      id: config.passkeys.rpId,
+      name: config.passkeys.rpName,
+      origins: [new URL(config.publicUrl).origin, ...config.browser.corsOrigins],
+    },
+    secret: config.secretKey,
+    requireEmailVerification: config.requireEmailVerification,
+    passwordUsable: (user) => hasher.canVerify(user.passwordHash),
+  });
   const mfa = new MfaService({
     stores,
     sessions,
+    passkeys,
     throttle,
     // MFA_ENCRYPTION_KEY lets an operator rotate SECRET_KEY without re-enrolling every user.
     sealer: createSealer(config.mfa.encryptionKey ?? config.secretKey, 'mfa'),
@@ -173,17 +192,18 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const purgeExpired = async () => {
     const now = clock.now();
     const retention = config.audit.retentionSeconds * 1000;
-    const [purged, counters, linkTokens, sent, mfaChallenges, auditEvents] = await Promise.all([
+    const [purged, counters, linkTokens, sent, mfaChallenges, passkeyChallenges, auditEvents] = await Promise.all([
       sessions.purgeExpired(),
       stores.counters.purge(now),
       stores.linkTokens.purge(now),
       stores.outbox.purge(now - DONE_KEPT_MS),
       stores.mfa.purge(now),
+      passkeys.purge(now),
       retention > 0 ? audit.purge(now - retention) : Promise.resolve(0),
     ]);
     // After the sessions: purging them raises the generation and logs a change.
     const changes = await stores.generation.purge();
-    return { ...purged, counters, changes, linkTokens, outbox: sent, mfaChallenges, auditEvents };
+    return { ...purged, counters, changes, linkTokens, outbox: sent, mfaChallenges, passkeyChallenges, auditEvents };
   };
   let loadedVersion = keysVersion(config);
   const reloadKeysIfChanged = () => {
@@ -199,6 +219,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     sessions,
     emailFlows,
     mfa,
+    passkeys,
     tokens,
     outboxWorker: worker,
     audit,

@@ -3,6 +3,7 @@
  * compatibility look-alikes collapse to one form), then lower case.
  */
 import type { FieldProblem } from '../errors.js';
+import type { UserRecord, UserStore } from '../store/types.js';
 
 export const USERNAME_MIN = 3;
 export const USERNAME_MAX = 32;
@@ -63,4 +64,17 @@ export function emailProblems(raw: string, field = 'email'): FieldProblem[] {
 /** A login identifier is an email when it has an `@`, which no username can contain. */
 export function looksLikeEmail(identifier: string): boolean {
   return identifier.includes('@');
+}
+
+export type LoginIdentifier = { username: string } | { email: string };
+
+/** The user a login names, by username or email. */
+export function findByIdentifier(
+  users: Pick<UserStore, 'findByEmailKey' | 'findByUsernameKey'>,
+  identifier: LoginIdentifier,
+): Promise<UserRecord | undefined> {
+  if ('email' in identifier) return users.findByEmailKey(identityKey(identifier.email));
+  // No username contains '@', so such a value can only be an email.
+  if (looksLikeEmail(identifier.username)) return users.findByEmailKey(identityKey(identifier.username));
+  return users.findByUsernameKey(identityKey(identifier.username));
 }

@@ -6,6 +6,7 @@
  * second factor then opens the session at assurance level 2.
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { Clock } from '../clock.js';
@@ -15,6 +16,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import type { EngineStores, MfaFactorRecord, UserRecord } from '../store/types.js';
 import type { AuditLog } from './audit.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { PasskeyService } from './passkeys.js';
 import type { SessionService } from './sessions.js';
 import type { Assurance, ClientInfo, Principal, TokenPair } from './types.js';
 
@@ -53,11 +55,13 @@ export interface MfaChallenge {
   expiresIn: number;
 }
 
-export type SecondFactor = { code: string } | { recoveryCode: string };
+export type SecondFactor = { code: string } | { recoveryCode: string } | { passkey: AuthenticationResponseJSON };
 
 export interface MfaServiceOptions {
   stores: Pick<EngineStores, 'mfa' | 'users' | 'sessions' | 'transaction'>;
   sessions: SessionService;
+  /** A passkey answers the second step too. */
+  passkeys: PasskeyService;
   throttle: LoginThrottle;
   sealer: Sealer;
   issuer: string;
@@ -177,6 +181,14 @@ export class MfaService {
     });
   }
 
+  /** Passkey request options for answering this second step (the mfa_token stays unused). */
+  async passkeyOptions(mfaToken: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const hash = sha256Hex(mfaToken);
+    const challenge = await this.o.stores.mfa.findChallenge(hash, this.o.clock.now(), MAX_CHALLENGE_FAILURES);
+    if (!challenge) throw deadChallenge();
+    return this.o.passkeys.mfaOptions(challenge.userId, hash);
+  }
+
   /** After a right password: the token for the second step, single-use, for five minutes. */
   async challenge(user: UserRecord): Promise<MfaChallenge> {
     const token = randomBytes(32).toString('base64url');
@@ -207,7 +219,7 @@ export class MfaService {
       throw error;
     }
 
-    const assurance = await this.check(user, factor, now, client);
+    const assurance = await this.check(user, hash, factor, now, client);
     if (!assurance) {
       await Promise.all([this.o.stores.mfa.failChallenge(hash), this.o.throttle.recordFailure(account, ip)]);
       await failed('mfa_failed');
@@ -225,10 +237,15 @@ export class MfaService {
 
   private async check(
     user: UserRecord,
+    mfaTokenHash: string,
     factor: SecondFactor,
     now: number,
     client: ClientInfo,
   ): Promise<Assurance | undefined> {
+    if ('passkey' in factor) {
+      const verified = await this.o.passkeys.verifySecondFactor(user, mfaTokenHash, factor.passkey, client);
+      return verified ? { aal: 2, amr: ['pwd', 'hwk'] } : undefined;
+    }
     if ('recoveryCode' in factor) {
       const used = await this.o.audit.inTransaction(async (tx, record) => {
         const spent = await tx.mfa.useRecoveryCode(user.id, sha256Hex(normalizeRecoveryCode(factor.recoveryCode)), now);

@@ -4,6 +4,7 @@ import type { AccountService } from '../core/accounts.js';
 import type { AuditLog } from '../core/audit.js';
 import type { EmailFlowService } from '../core/email-flows.js';
 import type { MfaService } from '../core/mfa.js';
+import type { PasskeyService } from '../core/passkeys.js';
 import type { ResourceServerService } from '../core/resource-servers.js';
 import type { SessionService } from '../core/sessions.js';
 import type { ClientInfo } from '../core/types.js';
@@ -21,6 +22,7 @@ export interface Services {
   sessions: SessionService;
   emailFlows: EmailFlowService;
   mfa: MfaService;
+  passkeys: PasskeyService;
   audit: AuditLog;
   resourceServers: ResourceServerService;
   health: readonly HealthCheck[];

@@ -133,6 +133,37 @@ export interface ApiClientsTable {
   created_at: number;
 }
 
+export interface PasskeysTable {
+  /** The credential id, base64url. */
+  id: string;
+  user_id: string;
+  /** The WebAuthn user handle the authenticator keeps: random, never the username. */
+  user_handle: string;
+  name: string;
+  /** COSE public key, base64url. */
+  public_key: string;
+  /** The signature counter last seen: a lower one means a cloned authenticator. */
+  counter: number;
+  /** Comma-separated (usb, nfc, ble, internal, hybrid). */
+  transports: string;
+  device_type: string;
+  backed_up: number;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface PasskeyChallengesTable {
+  challenge: string;
+  ceremony: string;
+  user_id: string | null;
+  session_id: string | null;
+  mfa_token_hash: string | null;
+  user_handle: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -147,4 +178,6 @@ export interface Database {
   mfa_challenges: MfaChallengesTable;
   audit_events: AuditEventsTable;
   api_clients: ApiClientsTable;
+  passkeys: PasskeysTable;
+  passkey_challenges: PasskeyChallengesTable;
 }

@@ -296,6 +296,63 @@ export interface MfaStore {
   purge(now: number): Promise<number>;
 }
 
+export interface PasskeyRecord {
+  /** The credential id, base64url. */
+  id: string;
+  userId: string;
+  userHandle: string;
+  name: string;
+  /** COSE public key, base64url. */
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export type PasskeyCeremony = 'register' | 'login' | 'mfa';
+
+/** What a WebAuthn challenge was issued for: a response is accepted only for that. */
+export interface PasskeyChallengeRecord {
+  challenge: string;
+  ceremony: PasskeyCeremony;
+  /** The user it was issued to (registration, a login by username, the MFA step); null for a discoverable login. */
+  userId: string | null;
+  /** Registration: the session that asked. */
+  sessionId: string | null;
+  /** The MFA step: the hash of the mfa_token it belongs to. */
+  mfaTokenHash: string | null;
+  /** Registration: the user handle offered to the authenticator. */
+  userHandle: string | null;
+  expiresAt: number;
+}
+
+/** Passkeys (public keys only) and the challenges of their ceremonies. */
+export interface PasskeyStore {
+  /** 'taken' when that credential is already registered (to anyone). */
+  insert(passkey: PasskeyRecord): Promise<'inserted' | 'taken'>;
+  findById(id: string): Promise<PasskeyRecord | undefined>;
+  listForUser(userId: string): Promise<PasskeyRecord[]>;
+  rename(userId: string, id: string, name: string): Promise<boolean>;
+  delete(userId: string, id: string): Promise<boolean>;
+  /**
+   * Moves the counter from `seen` to `next` and stamps the use, only if it is still `seen`:
+   * of two sign-ins racing with one counter value, one gets true.
+   */
+  recordUse(id: string, seen: number, next: number, now: number): Promise<boolean>;
+  insertChallenge(challenge: PasskeyChallengeRecord, now: number): Promise<void>;
+  /** Marks an unused, unexpired challenge of that ceremony used and returns it; undefined if there is none. */
+  consumeChallenge(
+    challenge: string,
+    ceremony: PasskeyCeremony,
+    now: number,
+  ): Promise<PasskeyChallengeRecord | undefined>;
+  /** Deletes used and expired challenges. */
+  purge(now: number): Promise<number>;
+}
+
 /** One thing that happened, as the audit log keeps it: never a password, token or code. */
 export interface AuditEventRecord {
   id: string;
@@ -358,6 +415,7 @@ export interface TransactionStores {
   linkTokens: LinkTokenStore;
   outbox: OutboxStore;
   mfa: MfaStore;
+  passkeys: PasskeyStore;
   audit: AuditStore;
 }
 

@@ -1,12 +1,13 @@
 /** Second factors: enrol and confirm TOTP, list, remove, recovery codes, and the login's second step. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { MFA_ERRORS } from '../../core/mfa.js';
+import { MFA_ERRORS, type SecondFactor } from '../../core/mfa.js';
 import { AppError } from '../../errors.js';
 import { principalOf } from '../authenticate.js';
 import { endpoint } from '../endpoint.js';
 import { MfaCode as Code, MessageBody } from '../schemas.js';
 import { clientInfo, iso, type Services } from '../services.js';
+import { AuthenticationResponse } from '../webauthn-schemas.js';
 import { CookieLoginAnswer, LoginAnswer, loginAnswer, Transport } from './token-answers.js';
 
 const FactorParams = Type.Object({ factor_id: Type.String({ minLength: 1, maxLength: 64 }) });
@@ -144,16 +145,19 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servic
     endpoint({
       operationId: 'verifyMfa',
       tag: 'mfa',
-      summary: "A login's second step: the mfa_token with a TOTP code or a recovery code; answers like a login",
+      summary:
+        "A login's second step: the mfa_token with a TOTP code, a recovery code or a passkey; answers like a login",
       description:
         'The mfa_token is single-use, lives 5 minutes and dies after 5 wrong codes; wrong codes count toward the ' +
-        'login-failure limits. A code is accepted once, ever. The session opens at aal 2.',
+        'login-failure limits. A code is accepted once, ever. The session opens at aal 2. For a passkey, get ' +
+        'options from POST /auth/passkeys/login/options with the mfa_token and send `passkey_response`.',
       before: [services.limitPerIp('login')],
       input: {
         body: Type.Object({
           mfa_token: Type.String({ minLength: 1, maxLength: 128 }),
           code: Type.Optional(Code),
           recovery_code: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          passkey_response: Type.Optional(AuthenticationResponse),
           transport: Transport,
         }),
       },
@@ -161,18 +165,20 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servic
       errors: MFA_ERRORS.verify,
     }),
     async (request, reply) => {
-      const { mfa_token, code, recovery_code, transport } = request.body;
-      if ((code === undefined) === (recovery_code === undefined)) {
-        throw new AppError('validation_failed', 'Send either a code or a recovery_code.', {
-          details: [
-            {
-              field: code === undefined ? 'code' : 'recovery_code',
-              problem: code === undefined ? 'required' : 'not_allowed',
-            },
-          ],
+      const { mfa_token, code, recovery_code, passkey_response, transport } = request.body;
+      const given = [
+        code !== undefined && ({ field: 'code', factor: { code } } as const),
+        recovery_code !== undefined && ({ field: 'recovery_code', factor: { recoveryCode: recovery_code } } as const),
+        passkey_response !== undefined &&
+          ({ field: 'passkey_response', factor: { passkey: passkey_response } } as const),
+      ].filter((answer) => answer !== false);
+      const [first, second] = given;
+      if (!first || second) {
+        throw new AppError('validation_failed', 'Send one of code, recovery_code or passkey_response.', {
+          details: [second ? { field: second.field, problem: 'not_allowed' } : { field: 'code', problem: 'required' }],
         });
       }
-      const factor = code !== undefined ? { code } : { recoveryCode: recovery_code ?? '' };
+      const factor: SecondFactor = first.factor;
       const pair = await mfa.verify(mfa_token, factor, clientInfo(request));
       return loginAnswer(reply, services.cookies, pair, transport);
     },

@@ -12,6 +12,7 @@ import { mfa } from './2026-11-30-005-mfa.js';
 import { audit } from './2026-11-30-006-audit.js';
 import { apiClients } from './2026-11-30-007-api-clients.js';
 import { sessionFeed } from './2026-11-30-008-session-feed.js';
+import { passkeys } from './2026-11-30-009-passkeys.js';
 import type { AnyDb } from './any-db.js';
 
 /** Every migration by name, for one engine (some carry statements in its dialect). */
@@ -25,6 +26,7 @@ export function migrations(engine: SqlEngine): Readonly<Record<string, Migration
     '2026-11-30-006-audit': audit,
     '2026-11-30-007-api-clients': apiClients,
     '2026-11-30-008-session-feed': sessionFeed(engine),
+    '2026-11-30-009-passkeys': passkeys,
   };
 }
 

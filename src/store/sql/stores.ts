@@ -13,6 +13,7 @@ import { createCounterStore } from './counters.js';
 import { createLinkTokenStore } from './link-tokens.js';
 import { createMfaStore } from './mfa.js';
 import { createOutboxStore } from './outbox.js';
+import { createPasskeyStore } from './passkeys.js';
 import { createRevocationStore } from './revocations.js';
 import { createSessionStore } from './sessions.js';
 import { createUserStore } from './users.js';
@@ -27,6 +28,7 @@ function transactionStores(db: Kysely<Database>, engine: SqlEngine): Transaction
     linkTokens: createLinkTokenStore(db),
     outbox: createOutboxStore(db, engine),
     mfa: createMfaStore(db),
+    passkeys: createPasskeyStore(db),
     audit: createAuditStore(db),
   };
 }
