@@ -22,6 +22,7 @@ import {
   type TestApp,
   type Tokens,
 } from './helpers.js';
+import { SoftAuthenticator } from './soft-authenticator.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const hs = (header: Record<string, unknown>, payload: Record<string, unknown>, secret = SECRET, digest = 'sha256') => {
@@ -80,6 +81,11 @@ const loginWith = (payload: unknown) => postJson('/auth/login', payload);
 const registerWith = (payload: unknown) => postJson('/auth/register', payload);
 /** A token of the right shape (43 base64url characters) that nobody issued. */
 const guessedLink = randomBytes(32).toString('base64url');
+
+/** A software authenticator for this origin whose credential the server never saw. */
+const stranger = new SoftAuthenticator(OWN_ORIGIN, '127.0.0.1');
+const strangerRegistration = stranger.create({ challenge: guessedLink, rp: {}, user: { id: guessedLink } });
+const forgedAssertion = stranger.get({ challenge: guessedLink });
 
 const unsigned = (header: Record<string, unknown>, payload: Record<string, unknown>, signature = '') =>
   `${b64(header)}.${b64(payload)}.${signature}`;
@@ -519,6 +525,88 @@ const CASES: Case[] = [
     request: postJson('/auth/email', { new_email: 'thief@example.com' }),
     status: 401,
     code: 'authorization_required',
+  },
+  // passkeys
+  {
+    name: 'a passkey sign-in with a credential never registered, for a guessed challenge',
+    request: postJson('/auth/passkeys/login', { response: forgedAssertion }),
+    status: 401,
+    code: 'invalid_passkey',
+  },
+  {
+    name: 'a passkey sign-in whose clientDataJSON is not JSON',
+    request: postJson('/auth/passkeys/login', {
+      response: { ...forgedAssertion, response: { ...forgedAssertion.response, clientDataJSON: 'bm90LWpzb24' } },
+    }),
+    status: 401,
+    code: 'invalid_passkey',
+  },
+  {
+    name: 'a passkey response with SQL in its user handle',
+    request: postJson('/auth/passkeys/login', {
+      response: { ...forgedAssertion, response: { ...forgedAssertion.response, userHandle: "' OR 1=1 --" } },
+    }),
+    status: 400,
+    code: 'validation_failed',
+  },
+  {
+    name: 'registering a passkey answering a guessed challenge',
+    request: postJson('/auth/passkeys/register', { response: strangerRegistration }, (c) =>
+      bearer(c.tokens.access_token),
+    ),
+    status: 401,
+    code: 'invalid_passkey',
+  },
+  {
+    name: 'registering a passkey with no token',
+    request: postJson('/auth/passkeys/register', { response: strangerRegistration }),
+    status: 401,
+    code: 'authorization_required',
+  },
+  {
+    name: 'passkey creation options on a cookie session without the CSRF header',
+    request: withCookies('/auth/passkeys/register/options', () => ({ origin: OWN_ORIGIN })),
+    status: 403,
+    code: 'csrf_failed',
+  },
+  {
+    name: 'removing a passkey with an aal 1 token',
+    request: (c) => ({ method: 'DELETE', url: '/auth/passkeys/anything', headers: bearer(c.tokens.access_token) }),
+    status: 403,
+    code: 'mfa_required',
+  },
+  {
+    name: "renaming a passkey that is not the caller's",
+    request: (c) => ({
+      method: 'PATCH',
+      url: `/auth/passkeys/${strangerRegistration.id}`,
+      headers: { ...bearer(c.tokens.access_token), 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'mine' }),
+    }),
+    status: 404,
+    code: 'not_found',
+  },
+  {
+    name: 'passkey options for a guessed mfa_token',
+    request: postJson('/auth/passkeys/login/options', { mfa_token: guessedLink }),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'an mfa step answered with a passkey for a guessed mfa_token',
+    request: postJson('/auth/mfa/verify', { mfa_token: guessedLink, passkey_response: forgedAssertion }),
+    status: 401,
+    code: 'invalid_token',
+  },
+  {
+    name: 'an mfa step with both a code and a passkey response',
+    request: postJson('/auth/mfa/verify', {
+      mfa_token: guessedLink,
+      code: '123456',
+      passkey_response: forgedAssertion,
+    }),
+    status: 400,
+    code: 'validation_failed',
   },
   // the second step of a login, and managing factors
   {

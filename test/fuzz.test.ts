@@ -41,12 +41,62 @@ const FIELDS = [
   'recovery_code',
   'transport',
   'token_type_hint',
+  'response',
+  'passkey_response',
+  'name',
   '__proto__',
   'constructor',
 ];
 
+/** Challenges the app really issued (filled in before the runs), so some answers get past the lookup. */
+const issuedChallenges: string[] = ['not-issued'];
+const base64url = fc.oneof(
+  fc.base64String({ maxLength: 60 }).map((b) => b.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')),
+  fc.string({ maxLength: 30 }),
+);
+const clientData = fc
+  .record({
+    type: fc.constantFrom('webauthn.get', 'webauthn.create', 'other'),
+    challenge: fc.oneof(
+      fc.nat(8).map((i) => issuedChallenges[i % issuedChallenges.length]),
+      fc.jsonValue(),
+    ),
+    origin: fc.constantFrom('https://auth.example.test', 'https://evil.example', 'null'),
+  })
+  .map((data) => Buffer.from(JSON.stringify(data)).toString('base64url'));
+/** Something shaped like a WebAuthn response, with hostile parts. */
+const passkeyResponse = fc.record(
+  {
+    id: base64url,
+    rawId: base64url,
+    type: fc.constantFrom('public-key', 'password', ''),
+    response: fc.record(
+      {
+        clientDataJSON: fc.oneof(clientData, base64url),
+        authenticatorData: base64url,
+        attestationObject: base64url,
+        signature: base64url,
+        userHandle: base64url,
+      },
+      { requiredKeys: [] },
+    ),
+    clientExtensionResults: fc.oneof(fc.constant({}), fc.jsonValue()),
+  },
+  { requiredKeys: ['response'] },
+);
+
 /** Bodies near the real ones (known field names, hostile values) and anything JSON at all. */
 const body = fc.oneof(
+  fc.record(
+    {
+      response: passkeyResponse,
+      passkey_response: passkeyResponse,
+      mfa_token: fc.string({ maxLength: 20 }),
+      name: fc.string({ unit: 'grapheme', maxLength: 80 }),
+      transport: fc.constantFrom('cookie', 'body'),
+    },
+    { requiredKeys: [] },
+  ),
   fc.dictionary(
     fc.constantFrom(...FIELDS),
     fc.oneof(
@@ -66,9 +116,22 @@ describe('fuzzing every JSON body (fast-check)', () => {
   let memberId: string;
   const member = newCredentials('fuzz');
   before(async () => {
-    test = await startApp({ after: (fn) => teardown.push(fn) }, 'sqlite', { env: { RATE_LIMIT_PER_IP: '1000000' } });
+    test = await startApp({ after: (fn) => teardown.push(fn) }, 'sqlite', {
+      env: { RATE_LIMIT_PER_IP: '1000000', PUBLIC_URL: 'https://auth.example.test' },
+    });
     memberId = await register(test.app, member);
     tokens = await login(test.app, member);
+    for (const url of ['/auth/passkeys/login/options', '/auth/passkeys/register/options']) {
+      for (let i = 0; i < 2; i++) {
+        const options = await test.app.inject({
+          method: 'POST',
+          url,
+          headers: bearer(tokens.access_token),
+          payload: {},
+        });
+        issuedChallenges.push(json<{ challenge: string }>(options).challenge);
+      }
+    }
     adminTokens = (await signUpAdmin(test)).tokens;
     await test.stores.apiClients.insert({
       id: 'rs_fuzz',
@@ -100,6 +163,16 @@ describe('fuzzing every JSON body (fast-check)', () => {
     [
       'POST /auth/mfa/totp/{id}/confirm',
       () => ({ method: 'POST', url: `/auth/mfa/totp/${memberId}/confirm`, headers: bearer(tokens.access_token) }),
+    ],
+    ['POST /auth/passkeys/login', () => ({ method: 'POST', url: '/auth/passkeys/login' })],
+    ['POST /auth/passkeys/login/options', () => ({ method: 'POST', url: '/auth/passkeys/login/options' })],
+    [
+      'POST /auth/passkeys/register',
+      () => ({ method: 'POST', url: '/auth/passkeys/register', headers: bearer(tokens.access_token) }),
+    ],
+    [
+      'PATCH /auth/passkeys/{id}',
+      () => ({ method: 'PATCH', url: '/auth/passkeys/AAAA', headers: bearer(tokens.access_token) }),
     ],
     [
       'POST /auth/introspect',

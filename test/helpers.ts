@@ -207,8 +207,8 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; pay
 /**
  * Everything an attacker could hope to change, as one comparable value: every user with its
  * hash, roles, flags and proven address, every live session with its refresh state, every live
- * revocation, every second factor and recovery-code count, and how much mail and how many jobs
- * were ever queued.
+ * revocation, every second factor, passkey (with its counter) and recovery-code count, and how
+ * much mail and how many jobs were ever queued.
  * Rate-limit counters are left out: counting an attack is the defence, not a change.
  */
 export async function snapshot(stores: Stores, now: number): Promise<string> {
@@ -222,6 +222,7 @@ export async function snapshot(stores: Stores, now: number): Promise<string> {
     users.map(async (u) => ({
       factors: await stores.mfa.listFactors(u.id),
       codes: await stores.mfa.recoveryCodesLeft(u.id),
+      passkeys: await stores.passkeys.listForUser(u.id),
     })),
   );
   return JSON.stringify({ users, sessions, revoked, queued, mfa });

@@ -109,10 +109,42 @@ export interface paths {
   };
   "/auth/mfa/verify": {
     /**
-     * A login's second step: the mfa_token with a TOTP code or a recovery code; answers like a login
-     * @description The mfa_token is single-use, lives 5 minutes and dies after 5 wrong codes; wrong codes count toward the login-failure limits. A code is accepted once, ever. The session opens at aal 2.
+     * A login's second step: the mfa_token with a TOTP code, a recovery code or a passkey; answers like a login
+     * @description The mfa_token is single-use, lives 5 minutes and dies after 5 wrong codes; wrong codes count toward the login-failure limits. A code is accepted once, ever. The session opens at aal 2. For a passkey, get options from POST /auth/passkeys/login/options with the mfa_token and send `passkey_response`.
      */
     post: operations["verifyMfa"];
+  };
+  "/auth/passkeys/register/options": {
+    /** Creation options for adding a passkey (needs a fresh token); the challenge lives 5 minutes */
+    post: operations["passkeyRegistrationOptions"];
+  };
+  "/auth/passkeys/register": {
+    /** Keep the passkey the authenticator made for this session's challenge */
+    post: operations["registerPasskey"];
+  };
+  "/auth/passkeys": {
+    /** The caller's passkeys */
+    get: operations["listPasskeys"];
+  };
+  "/auth/passkeys/{id}": {
+    /** Remove a passkey (needs a fresh aal 2 token); never the last way to sign in */
+    delete: operations["removePasskey"];
+    /** Rename one of the caller’s passkeys */
+    patch: operations["renamePasskey"];
+  };
+  "/auth/passkeys/login/options": {
+    /**
+     * Request options for signing in with a passkey, or for the MFA step with `mfa_token`
+     * @description No `username`: the browser offers the accounts its passkeys belong to (discoverable credentials). With one, its passkeys are allowed; an unknown one gets a stand-in, so the answer does not tell. With `mfa_token` (from a password login): the options for answering that step with a passkey.
+     */
+    post: operations["passkeyLoginOptions"];
+  };
+  "/auth/passkeys/login": {
+    /**
+     * Sign in with a passkey; answers like a login, at aal 2 with amr ["hwk"]
+     * @description Every failure (an unknown passkey, a used or expired challenge, another origin or rp id, a bad signature, a counter that went back) is one `invalid_passkey` and counts toward the login limits.
+     */
+    post: operations["passkeyLogin"];
   };
   "/users": {
     /** List users, a page at a time */
@@ -3445,8 +3477,8 @@ export interface operations {
     };
   };
   /**
-   * A login's second step: the mfa_token with a TOTP code or a recovery code; answers like a login
-   * @description The mfa_token is single-use, lives 5 minutes and dies after 5 wrong codes; wrong codes count toward the login-failure limits. A code is accepted once, ever. The session opens at aal 2.
+   * A login's second step: the mfa_token with a TOTP code, a recovery code or a passkey; answers like a login
+   * @description The mfa_token is single-use, lives 5 minutes and dies after 5 wrong codes; wrong codes count toward the login-failure limits. A code is accepted once, ever. The session opens at aal 2. For a passkey, get options from POST /auth/passkeys/login/options with the mfa_token and send `passkey_response`.
    */
   verifyMfa: {
     requestBody: {
@@ -3456,6 +3488,23 @@ export interface operations {
           /** @description The 6 digits the authenticator app shows. */
           code?: string;
           recovery_code?: string;
+          /** @description The authenticator's answer: `credential.toJSON()` of navigator.credentials.get(). */
+          passkey_response?: {
+            id: string;
+            rawId: string;
+            /** @enum {string} */
+            type: "public-key";
+            response: {
+              clientDataJSON: string;
+              authenticatorData: string;
+              signature: string;
+              userHandle?: string;
+            };
+            authenticatorAttachment?: "platform" | "cross-platform";
+            clientExtensionResults: {
+              [key: string]: unknown;
+            };
+          };
           /**
            * @description `cookie`: the tokens are set as HttpOnly cookies and the body carries `csrf_token` instead.
            * @default body
@@ -3534,6 +3583,1220 @@ export interface operations {
              * @enum {unknown}
              */
             error: "account_disabled";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      413: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      415: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unsupported_media_type";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      429: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "too_many_attempts";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description The request headers are too large. */
+      431: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      500: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "internal";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      503: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unavailable";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+    };
+  };
+  /** Creation options for adding a passkey (needs a fresh token); the challenge lives 5 minutes */
+  passkeyRegistrationOptions: {
+    responses: {
+      /** @description For `PublicKeyCredential.parseCreationOptionsFromJSON()`. */
+      200: {
+        content: {
+          "application/json": {
+            challenge: string;
+            rp: {
+              id?: string;
+              name: string;
+            };
+            user: {
+              /** @description The user handle: random, not the username. */
+              id: string;
+              name: string;
+              displayName: string;
+            };
+            pubKeyCredParams: {
+                alg: number;
+                /** @enum {string} */
+                type: "public-key";
+              }[];
+            timeout?: number;
+            excludeCredentials?: {
+                id: string;
+                /** @enum {string} */
+                type: "public-key";
+                transports?: string[];
+              }[];
+            authenticatorSelection?: {
+              authenticatorAttachment?: string;
+              requireResidentKey?: boolean;
+              residentKey?: string;
+              userVerification?: string;
+            };
+            attestation?: string;
+            hints?: string[];
+            extensions?: {
+              credProps?: boolean;
+            };
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      401: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "authorization_required" | "fresh_token_required" | "invalid_token" | "token_expired" | "token_revoked";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      403: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "csrf_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description The request headers are too large. */
+      431: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      500: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "internal";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      503: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unavailable";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+    };
+  };
+  /** Keep the passkey the authenticator made for this session's challenge */
+  registerPasskey: {
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description The authenticator's answer: `credential.toJSON()` of navigator.credentials.create(). */
+          response: {
+            id: string;
+            rawId: string;
+            /** @enum {string} */
+            type: "public-key";
+            response: {
+              clientDataJSON: string;
+              attestationObject: string;
+              authenticatorData?: string;
+              transports?: string[];
+              publicKeyAlgorithm?: number;
+              publicKey?: string;
+            };
+            authenticatorAttachment?: "platform" | "cross-platform";
+            clientExtensionResults: {
+              [key: string]: unknown;
+            };
+          };
+          name?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        content: {
+          "application/json": {
+            id: string;
+            name: string;
+            created_at: string;
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      400: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "validation_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      401: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "authorization_required" | "fresh_token_required" | "invalid_passkey" | "invalid_token" | "token_expired" | "token_revoked";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      403: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "csrf_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      413: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      415: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unsupported_media_type";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description The request headers are too large. */
+      431: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      500: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "internal";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      503: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unavailable";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+    };
+  };
+  /** The caller's passkeys */
+  listPasskeys: {
+    responses: {
+      /** @description Default Response */
+      200: {
+        content: {
+          "application/json": {
+            passkeys: ({
+                /** @description The credential id (base64url). */
+                id: string;
+                name: string;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                last_used_at: string | null;
+                transports: string[];
+                /** @description Synced to other devices (a multi-device passkey). */
+                backed_up: boolean;
+              })[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      401: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "authorization_required" | "invalid_token" | "token_expired" | "token_revoked";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      403: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "csrf_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description The request headers are too large. */
+      431: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      500: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "internal";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      503: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unavailable";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+    };
+  };
+  /** Remove a passkey (needs a fresh aal 2 token); never the last way to sign in */
+  removePasskey: {
+    parameters: {
+      path: {
+        id: string;
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        content: {
+          "application/json": {
+            message: string;
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      400: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "validation_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      401: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "authorization_required" | "fresh_token_required" | "invalid_token" | "token_expired" | "token_revoked";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      403: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "csrf_failed" | "forbidden" | "mfa_required";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      404: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "not_found";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description The request headers are too large. */
+      431: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      500: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "internal";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      503: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unavailable";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+    };
+  };
+  /** Rename one of the caller’s passkeys */
+  renamePasskey: {
+    parameters: {
+      path: {
+        id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          name: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        content: {
+          "application/json": {
+            message: string;
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      400: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "validation_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      401: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "authorization_required" | "invalid_token" | "token_expired" | "token_revoked";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      403: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "csrf_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      404: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "not_found";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      413: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      415: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unsupported_media_type";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description The request headers are too large. */
+      431: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      500: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "internal";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      503: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unavailable";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Request options for signing in with a passkey, or for the MFA step with `mfa_token`
+   * @description No `username`: the browser offers the accounts its passkeys belong to (discoverable credentials). With one, its passkeys are allowed; an unknown one gets a stand-in, so the answer does not tell. With `mfa_token` (from a password login): the options for answering that step with a passkey.
+   */
+  passkeyLoginOptions: {
+    requestBody: {
+      content: {
+        "application/json": {
+          username?: string;
+          mfa_token?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description For `PublicKeyCredential.parseRequestOptionsFromJSON()`. */
+      200: {
+        content: {
+          "application/json": {
+            challenge: string;
+            rpId?: string;
+            timeout?: number;
+            allowCredentials?: {
+                id: string;
+                /** @enum {string} */
+                type: "public-key";
+                transports?: string[];
+              }[];
+            userVerification?: string;
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      400: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "validation_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      401: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "invalid_token";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      413: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      415: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unsupported_media_type";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      429: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "too_many_attempts";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description The request headers are too large. */
+      431: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "payload_too_large";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      500: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "internal";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      503: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "unavailable";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Sign in with a passkey; answers like a login, at aal 2 with amr ["hwk"]
+   * @description Every failure (an unknown passkey, a used or expired challenge, another origin or rp id, a bad signature, a counter that went back) is one `invalid_passkey` and counts toward the login limits.
+   */
+  passkeyLogin: {
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description The authenticator's answer: `credential.toJSON()` of navigator.credentials.get(). */
+          response: {
+            id: string;
+            rawId: string;
+            /** @enum {string} */
+            type: "public-key";
+            response: {
+              clientDataJSON: string;
+              authenticatorData: string;
+              signature: string;
+              userHandle?: string;
+            };
+            authenticatorAttachment?: "platform" | "cross-platform";
+            clientExtensionResults: {
+              [key: string]: unknown;
+            };
+          };
+          /**
+           * @description `cookie`: the tokens are set as HttpOnly cookies and the body carries `csrf_token` instead.
+           * @default body
+           */
+          transport?: "body" | "cookie";
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        content: {
+          "application/json": {
+            message: string;
+            tokens: {
+              access_token: string;
+              refresh_token: string;
+              /** @enum {string} */
+              token_type: "Bearer";
+              /** @description Access token lifetime in seconds. */
+              expires_in: number;
+            };
+          } | {
+            message: string;
+            /** @description Send it back as the X-CSRF-Token header on unsafe requests. */
+            csrf_token: string;
+            /** @description Access token lifetime in seconds. */
+            expires_in: number;
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      400: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "validation_failed";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      401: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "invalid_passkey";
+            /** @description One human sentence. */
+            message: string;
+            /** @description Which fields failed and why. */
+            details?: {
+                field: string;
+                problem: string;
+              }[];
+          };
+        };
+      };
+      /** @description Every error, whatever its status. */
+      403: {
+        content: {
+          "application/json": {
+            /**
+             * @description Stable error code.
+             * @enum {unknown}
+             */
+            error: "account_disabled" | "email_not_verified";
             /** @description One human sentence. */
             message: string;
             /** @description Which fields failed and why. */
@@ -4627,7 +5890,7 @@ export interface operations {
       query: {
         /** @description A user id. */
         user?: string;
-        type?: "user.registered" | "login.succeeded" | "login.failed" | "refresh.reuse_detected" | "logout" | "session.ended" | "password.changed" | "password.reset_requested" | "password.reset" | "email.verified" | "email.changed" | "mfa.enrolled" | "mfa.removed" | "mfa.recovery_code_used" | "user.disabled" | "user.enabled" | "user.deleted" | "user.roles_changed" | "key.rotated";
+        type?: "user.registered" | "login.succeeded" | "login.failed" | "refresh.reuse_detected" | "logout" | "session.ended" | "password.changed" | "password.reset_requested" | "password.reset" | "email.verified" | "email.changed" | "mfa.enrolled" | "mfa.removed" | "mfa.recovery_code_used" | "passkey.added" | "passkey.renamed" | "passkey.removed" | "passkey.counter_regressed" | "user.disabled" | "user.enabled" | "user.deleted" | "user.roles_changed" | "key.rotated";
         since?: string;
         until?: string;
         cursor?: string;
