@@ -217,7 +217,7 @@ describe('fuzzing every JSON body (fast-check)', () => {
 });
 
 /** Form fields the pages take, with hostile values; the CSRF token is mostly the real one. */
-const FORM_FIELDS = [...FIELDS, 'return_to', 'csrf_token', 'session_id', 'factor_id', 'secret'];
+const FORM_FIELDS = [...FIELDS, 'return_to', 'csrf_token', 'session_id', 'factor_id', 'secret', 'passkey_id'];
 
 describe('fuzzing every page form (fast-check)', () => {
   const teardown: (() => unknown)[] = [];
@@ -249,6 +249,7 @@ describe('fuzzing every page form (fast-check)', () => {
         fc.constantFrom(...FORM_FIELDS),
         fc.oneof(
           fc.string({ unit: 'grapheme', maxLength: 40 }),
+          passkeyResponse.map((response) => JSON.stringify(response)),
           fc.constantFrom(
             '',
             '//evil.example',
@@ -283,6 +284,11 @@ describe('fuzzing every page form (fast-check)', () => {
     '/account/mfa/confirm',
     '/account/mfa/recovery-codes',
     '/account/mfa/remove',
+    '/login/passkey',
+    '/account/passkeys/add',
+    '/account/passkeys/register',
+    '/account/passkeys/rename',
+    '/account/passkeys/remove',
     '/auth/sign-out',
   ];
   for (const path of pages) {

@@ -15,6 +15,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { CookieJar } from './cookie-jar.js';
 import { ENGINES } from './engines.js';
 import { FORM_HEADERS, json, newCredentials, register, snapshot, startApp, type TestApp, whoami } from './helpers.js';
+import { SoftAuthenticator } from './soft-authenticator.js';
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
@@ -98,9 +99,18 @@ for (const engine of ENGINES) {
         assert.match(response.body, /role="alert"/, what);
         assert.match(response.body, /not sent from this site/, what);
       }
-      for (const path of ['/account/sessions/end', '/account/mfa/enrol', '/account/email', '/auth/sign-out']) {
+      for (const path of [
+        '/account/sessions/end',
+        '/account/mfa/enrol',
+        '/account/email',
+        '/account/passkeys/add',
+        '/account/passkeys/rename',
+        '/account/passkeys/remove',
+        '/auth/sign-out',
+      ]) {
         assert.equal(
-          (await b.post(path, { csrf_token: 'nope', session_id: 'x', new_email: 'a@b.co' })).statusCode,
+          (await b.post(path, { csrf_token: 'nope', session_id: 'x', new_email: 'a@b.co', passkey_id: 'x', name: 'y' }))
+            .statusCode,
           403,
           path,
         );
@@ -126,6 +136,7 @@ for (const engine of ENGINES) {
         ['/login', { username: credentials.username, password: credentials.password }],
         ['/register', { username: 'planted', email: 'planted@example.com', password: 'a perfectly good passphrase' }],
         ['/forgot-password', { email: credentials.email }],
+        ['/login/passkey', { passkey_response: '{}' }],
       ] as const) {
         const response = await test.app.inject({
           method: 'POST',
@@ -237,5 +248,99 @@ describe('hosted pages: operator settings and open redirects', () => {
     }
     const page = await test.app.inject({ method: 'GET', url: '/login?return_to=https%3A%2F%2Fevil.example%2F' });
     assert.ok(!page.body.includes('evil.example'), 'an untrusted return_to is not even carried in the form');
+  });
+});
+
+/** The text of an attribute as the page escaped it. */
+const unescapeAttribute = (text: string) =>
+  text.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+
+describe('passkeys on the pages', () => {
+  it('adds one (its options ride in the page), renames it, asks for aal 2 to remove it, and signs in with it at /login/passkey', async (t) => {
+    const test = await startApp(t, 'sqlite');
+    const { b, userId } = await signedIn(test, 'pkpage');
+    const authenticator = new SoftAuthenticator('http://127.0.0.1:5000', '127.0.0.1');
+
+    const adding = await b.post('/account/passkeys/add', { csrf_token: b.csrf() });
+    assert.equal(adding.statusCode, 200, adding.body);
+    assert.match(String(adding.headers['content-security-policy']), /script-src 'self'/);
+    assert.match(adding.body, /<script src="\/pages\/passkeys.js" defer><\/script>/);
+    const options = JSON.parse(unescapeAttribute(adding.body.match(/data-options="([^"]+)"/)?.[1] ?? ''));
+    const added = await b.post('/account/passkeys/register', {
+      csrf_token: b.csrf(),
+      name: 'Soft key',
+      passkey_response: JSON.stringify(authenticator.create(options)),
+    });
+    assert.equal(added.statusCode, 303, added.body);
+    assert.equal(added.headers.location, '/account?notice=passkey_added');
+    const [passkey] = await test.stores.passkeys.listForUser(userId);
+    assert.equal(passkey?.name, 'Soft key');
+    const account = await b.get(String(added.headers.location));
+    assert.match(account.body, /Your passkey is added/);
+    assert.match(account.body, /<td>Soft key<\/td>/);
+    assert.match(
+      String(account.headers['content-security-policy']),
+      /script-src 'none'/,
+      'no script on the account page',
+    );
+
+    const renamed = await b.post('/account/passkeys/rename', {
+      csrf_token: b.csrf(),
+      passkey_id: passkey?.id ?? '',
+      name: '<b>Work laptop</b>',
+    });
+    assert.equal(renamed.headers.location, '/account?notice=passkey_renamed');
+    assert.match((await b.get('/account')).body, /&#60;b&#62;Work laptop&#60;\/b&#62;/);
+
+    const weak = await b.post('/account/passkeys/remove', { csrf_token: b.csrf(), passkey_id: passkey?.id ?? '' });
+    assert.equal(weak.statusCode, 403);
+    assert.match(weak.body, /sign in again with your second factor/);
+    assert.equal((await test.stores.passkeys.listForUser(userId)).length, 1);
+
+    // A replayed or malformed answer comes back on the sign-in page; a good one signs in at aal 2.
+    const optionsResponse = await test.app.inject({ method: 'POST', url: '/auth/passkeys/login/options', payload: {} });
+    const assertion = authenticator.get(json<{ challenge: string }>(optionsResponse));
+    const malformed = await b.post('/login/passkey', { passkey_response: 'not json' });
+    assert.equal(malformed.statusCode, 400);
+    assert.match(malformed.body, /role="alert"/);
+    const signedInAgain = await b.post('/login/passkey', {
+      passkey_response: JSON.stringify(assertion),
+      return_to: 'https://evil.example/',
+    });
+    assert.equal(signedInAgain.statusCode, 303, signedInAgain.body);
+    assert.equal(signedInAgain.headers.location, '/account', 'no open redirect');
+    const replayed = await b.post('/login/passkey', { passkey_response: JSON.stringify(assertion) });
+    assert.equal(replayed.statusCode, 401);
+    assert.match(replayed.body, /The passkey could not be verified/);
+
+    const removed = await b.post('/account/passkeys/remove', { csrf_token: b.csrf(), passkey_id: passkey?.id ?? '' });
+    assert.equal(removed.headers.location, '/account?notice=passkey_removed');
+    assert.equal((await test.stores.passkeys.listForUser(userId)).length, 0);
+  });
+
+  it('serves the one script as JavaScript, cacheable, and only the passkey pages may run it', async (t) => {
+    const test = await startApp(t, 'sqlite');
+    const script = await test.app.inject({ method: 'GET', url: '/pages/passkeys.js' });
+    assert.equal(script.statusCode, 200);
+    assert.match(String(script.headers['content-type']), /^text\/javascript/);
+    assert.equal(script.headers['x-content-type-options'], 'nosniff');
+    assert.match(script.body, /navigator\.credentials\.get/);
+    const again = await test.app.inject({
+      method: 'GET',
+      url: '/pages/passkeys.js',
+      headers: { 'if-none-match': String(script.headers.etag) },
+    });
+    assert.equal(again.statusCode, 304);
+    for (const [path, runs] of [
+      ['/login', true],
+      ['/register', false],
+      ['/forgot-password', false],
+    ] as const) {
+      const page = await test.app.inject({ method: 'GET', url: path });
+      const csp = String(page.headers['content-security-policy']);
+      assert.match(csp, runs ? /script-src 'self'/ : /script-src 'none'/, path);
+      assert.doesNotMatch(csp, /unsafe/, path);
+      assert.equal(page.body.includes('<script'), runs, path);
+    }
   });
 });

@@ -89,7 +89,7 @@ describe('hosted pages in Chromium', () => {
     await page.goto(`${base}/login${returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ''}`);
     await page.getByLabel('Username or email').fill(identifier);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   it('walks a user from sign-up to a second factor, other sessions, and a reset password', async () => {

@@ -4,16 +4,19 @@
  * the session's CSRF token, meets the same requirement as its API twin (fresh, aal 2), and
  * calls the same core operation.
  */
-import type { FastifyReply, onRequestHookHandler } from 'fastify';
-import { Type } from 'typebox';
+import type { FastifyReply, onRequestHookHandler, preValidationHookHandler } from 'fastify';
+import { type Static, type TObject, Type } from 'typebox';
+import { PASSKEY_NAME_MAX } from '../../core/passkeys.js';
 import { AppError } from '../../errors.js';
 import type { Requirement } from '../authenticate.js';
 import { bodySchemas, MfaCode, NewEmailBody } from '../schemas.js';
 import type { Services } from '../services.js';
+import { RegistrationResponse } from '../webauthn-schemas.js';
 import { errorSummary, field, hidden, notice } from './forms.js';
 import { type Html, html, trusted } from './html.js';
-import { CsrfField, formRoute, formText, type PageApp } from './page-app.js';
+import { CsrfField, formRoute, formText, jsonField, type PageApp } from './page-app.js';
 import type { PageKit, PageSession } from './page-kit.js';
+import { addPasskeyPage, passkeySection } from './passkey-pages.js';
 import { withReturn } from './sign-in-pages.js';
 import { isNotice, type NoticeKey } from './strings.js';
 
@@ -21,6 +24,8 @@ const SIGNED_IN: Requirement = { types: ['access'] };
 const FRESH: Requirement = { types: ['access'], fresh: true };
 const FRESH_AAL2: Requirement = { types: ['access'], fresh: true, aal2: true };
 const IdField = Type.String({ minLength: 1, maxLength: 64 });
+const PasskeyIdField = Type.String({ minLength: 1, maxLength: 1400 });
+const PasskeyName = Type.String({ minLength: 1, maxLength: PASSKEY_NAME_MAX });
 
 interface AccountState {
   status?: number;
@@ -29,7 +34,7 @@ interface AccountState {
 }
 
 export function accountPages(app: PageApp, services: Services, kit: PageKit): void {
-  const { accounts, sessions, mfa, emailFlows, config } = services;
+  const { accounts, sessions, mfa, passkeys, emailFlows, config } = services;
   const { strings } = kit;
   const bodies = bodySchemas(config);
   const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -43,7 +48,11 @@ export function accountPages(app: PageApp, services: Services, kit: PageKit): vo
 
   const accountPage = async (reply: FastifyReply, s: PageSession, state: AccountState = {}) => {
     const { user, session: current } = s.principal;
-    const [live, factors] = await Promise.all([sessions.list(user.id), mfa.list(user.id)]);
+    const [live, factors, keys] = await Promise.all([
+      sessions.list(user.id),
+      mfa.list(user.id),
+      passkeys.list(user.id),
+    ]);
     const confirmed = factors.factors.find((f) => f.status === 'confirmed');
     const error = state.error;
     const reauth =
@@ -54,6 +63,7 @@ export function accountPages(app: PageApp, services: Services, kit: PageKit): vo
       current_password: strings.currentPassword,
       new_password: strings.newPassword,
       new_email: strings.newEmail,
+      name: strings.passkeyName,
     })}${reauth}
 <section aria-labelledby="profile"><h2 id="profile">${strings.profile}</h2>
 <dl><dt>${strings.username}</dt><dd>${user.username}</dd>
@@ -87,7 +97,8 @@ ${field({ name: 'new_email', label: strings.newEmail, type: 'email', autocomplet
 ${action(s, '/account/mfa/recovery-codes', strings.newRecoveryCodes)}
 ${action(s, '/account/mfa/remove', strings.removeMfa, hidden('factor_id', confirmed.id))}`
         : html`<p>${strings.mfaOff}</p>${action(s, '/account/mfa/enrol', strings.setUpMfa, html``, '')}`
-    }</section>`;
+    }</section>
+${passkeySection(kit, s, keys)}`;
     return kit.render(reply, { status: state.status ?? 200, title: strings.account, body, signedIn: kit.header(s) });
   };
 
@@ -111,31 +122,32 @@ ${action(s, '/account/mfa/remove', strings.removeMfa, hidden('factor_id', confir
     path: string,
     properties: P,
     requirement: Requirement,
-    run: (
-      s: PageSession,
-      body: P extends Record<string, unknown> ? Record<keyof P, string | undefined> : never,
-      reply: FastifyReply,
-    ) => Promise<FastifyReply | NoticeKey>,
+    run: (s: PageSession, body: Static<TObject<P>>, reply: FastifyReply) => Promise<FastifyReply | NoticeKey>,
     before: onRequestHookHandler[] = [],
+    preValidation: preValidationHookHandler[] = [],
   ) =>
-    app.post(path, formRoute({ csrf_token: CsrfField, ...properties }, before), async (request, reply) => {
-      const s = await kit.postedSession(request, formText(request, 'csrf_token'));
-      if (!s) return signIn(reply);
-      const unmet = kit.unmet(s.principal, requirement);
-      if (unmet) {
-        const message = unmet.code === 'mfa_required' ? strings.reauthMfa : strings.reauth;
-        return accountPage(reply, s, { status: unmet.status, error: new AppError(unmet.code, message) });
-      }
-      const invalid = kit.invalid(request);
-      if (invalid) return accountPage(reply, s, { status: invalid.status, error: invalid });
-      try {
-        const outcome = await run(s, request.body as never, reply);
-        return typeof outcome === 'string' ? reply.redirect(`/account?notice=${outcome}`, 303) : outcome;
-      } catch (error) {
-        const failure = kit.expected(error, reply);
-        return accountPage(reply, s, { status: failure.status, error: failure });
-      }
-    });
+    app.post(
+      path,
+      formRoute({ csrf_token: CsrfField, ...properties }, before, preValidation),
+      async (request, reply) => {
+        const s = await kit.postedSession(request, formText(request, 'csrf_token'));
+        if (!s) return signIn(reply);
+        const unmet = kit.unmet(s.principal, requirement);
+        if (unmet) {
+          const message = unmet.code === 'mfa_required' ? strings.reauthMfa : strings.reauth;
+          return accountPage(reply, s, { status: unmet.status, error: new AppError(unmet.code, message) });
+        }
+        const invalid = kit.invalid(request);
+        if (invalid) return accountPage(reply, s, { status: invalid.status, error: invalid });
+        try {
+          const outcome = await run(s, request.body as never, reply);
+          return typeof outcome === 'string' ? reply.redirect(`/account?notice=${outcome}`, 303) : outcome;
+        } catch (error) {
+          const failure = kit.expected(error, reply);
+          return accountPage(reply, s, { status: failure.status, error: failure });
+        }
+      },
+    );
 
   post('/account/password', bodies.changePassword.properties, FRESH, async (s, body) => {
     await accounts.changePassword(s.principal, body.current_password ?? '', body.new_password ?? '', s.client);
@@ -232,5 +244,31 @@ ${field({ name: 'code', label: strings.mfaCode, autocomplete: 'one-time-code', i
   post('/account/mfa/remove', { factor_id: IdField }, FRESH_AAL2, async (s, body) => {
     await mfa.removeFactor(s.principal, body.factor_id ?? '', s.client);
     return 'mfa_removed';
+  });
+
+  post('/account/passkeys/add', {}, FRESH, async (s, _body, reply) =>
+    addPasskeyPage(kit, reply, s, await passkeys.registrationOptions(s.principal)),
+  );
+
+  post(
+    '/account/passkeys/register',
+    { passkey_response: RegistrationResponse, name: Type.Optional(Type.String({ maxLength: PASSKEY_NAME_MAX })) },
+    FRESH,
+    async (s, body) => {
+      await passkeys.register(s.principal, body.passkey_response, body.name, s.client);
+      return 'passkey_added';
+    },
+    [],
+    [jsonField('passkey_response')],
+  );
+
+  post('/account/passkeys/rename', { passkey_id: PasskeyIdField, name: PasskeyName }, SIGNED_IN, async (s, body) => {
+    await passkeys.rename(s.principal, body.passkey_id, body.name, s.client);
+    return 'passkey_renamed';
+  });
+
+  post('/account/passkeys/remove', { passkey_id: PasskeyIdField }, FRESH_AAL2, async (s, body) => {
+    await passkeys.remove(s.principal, body.passkey_id, s.client);
+    return 'passkey_removed';
   });
 }

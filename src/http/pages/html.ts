@@ -30,14 +30,17 @@ export const trusted = (markup: string): Html => ({ html: markup });
 
 export const STYLESHEET_PATH = '/pages/style.css';
 
+export const SCRIPT_PATH = '/pages/passkeys.js';
+
 /**
- * Nothing but our own stylesheet; no script; forms post only here or to a trusted origin (a
- * redirect after a form counts as its action in browsers); never in a frame.
+ * Nothing but our own stylesheet; no script, except our one script file on the pages with a
+ * passkey ceremony (never inline script or eval); forms post only here or to a trusted origin
+ * (a redirect after a form counts as its action in browsers); never in a frame.
  */
-export function pageCsp(formTargets: readonly string[]): string {
+export function pageCsp(formTargets: readonly string[], script: boolean): string {
   return [
     "default-src 'self'",
-    "script-src 'none'",
+    script ? "script-src 'self'" : "script-src 'none'",
     "img-src 'self' data:",
     `form-action 'self' ${formTargets.join(' ')}`.trim(),
     "frame-ancestors 'none'",
@@ -48,13 +51,16 @@ export function pageCsp(formTargets: readonly string[]): string {
 
 export interface Layout {
   strings: PageStrings;
-  csp: string;
+  /** Where forms may post besides here. */
+  formTargets: readonly string[];
 }
 
 export interface PageContent {
   status: number;
   title: string;
   body: Html;
+  /** Loads the passkey script (pages with a passkey ceremony); every other page runs none. */
+  script?: boolean;
   /** The signed-in user's name and a sign-out form's CSRF token, for the header. */
   signedIn?: { username: string; csrfToken: string };
 }
@@ -69,13 +75,15 @@ export function sendPage(reply: FastifyReply, layout: Layout, page: PageContent)
   return reply
     .code(page.status)
     .header('content-type', 'text/html; charset=utf-8')
-    .header('content-security-policy', layout.csp)
+    .header('content-security-policy', pageCsp(layout.formTargets, page.script === true))
     .header('referrer-policy', 'no-referrer')
     .header('x-frame-options', 'DENY')
     .send(
       html`<!doctype html>
 <html lang="${strings.lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${page.title} · ${strings.product}</title><link rel="stylesheet" href="${STYLESHEET_PATH}"></head>
+<title>${page.title} · ${strings.product}</title><link rel="stylesheet" href="${STYLESHEET_PATH}">${
+        page.script ? html`<script src="${SCRIPT_PATH}" defer></script>` : html``
+      }</head>
 <body><header class="site"><span class="brand">${strings.product}</span>${nav}</header>
 <main id="main"><h1>${page.title}</h1>
 ${page.body}</main></body></html>

@@ -12,6 +12,7 @@ import { errorSummary } from './forms.js';
 import { html } from './html.js';
 import { linkPages } from './link-pages.js';
 import { createPageKit } from './page-kit.js';
+import { registerPasskeyScript } from './passkey-script.js';
 import { sessionPages } from './session-pages.js';
 import { signInPages } from './sign-in-pages.js';
 import { ENGLISH, LANGUAGES, stringsFor } from './strings.js';
@@ -44,6 +45,7 @@ export const pages: FastifyPluginAsyncTypebox<Services> = async (app, services) 
   });
 
   registerStylesheet(app, config.browser.pagesStylesheet);
+  registerPasskeyScript(app);
   signInPages(app, services, kit);
   linkPages(app, services, kit);
   accountPages(app, services, kit);

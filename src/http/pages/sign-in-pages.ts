@@ -5,13 +5,15 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { SecondFactor } from '../../core/mfa.js';
 import type { TokenPair } from '../../core/types.js';
 import type { AppError } from '../../errors.js';
 import { bodySchemas, EmailBody, MfaCode } from '../schemas.js';
 import { clientInfo, type Services } from '../services.js';
+import { AuthenticationResponse } from '../webauthn-schemas.js';
 import { errorSummary, field, hidden, notice } from './forms.js';
 import { html } from './html.js';
-import { formRoute, formText, type PageApp, ReturnTo } from './page-app.js';
+import { formRoute, formText, jsonField, type PageApp, ReturnTo } from './page-app.js';
 import type { PageKit } from './page-kit.js';
 import { isNotice } from './strings.js';
 
@@ -28,7 +30,7 @@ export const withReturn = (path: string, returnTo: string | undefined) =>
   returnTo === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}return_to=${encodeURIComponent(returnTo)}`;
 
 export function signInPages(app: PageApp, services: Services, kit: PageKit): void {
-  const { accounts, mfa, sessions, cookies, config } = services;
+  const { accounts, mfa, passkeys, sessions, cookies, config } = services;
   const { strings } = kit;
   const bodies = bodySchemas(config);
   const { fromOurPages } = kit;
@@ -42,15 +44,20 @@ export function signInPages(app: PageApp, services: Services, kit: PageKit): voi
     }${errorSummary(strings, state.error, { username: strings.identifier, password: strings.password })}
 <form method="post" action="/login" novalidate>
 ${hidden('return_to', state.returnTo)}
-${field({ name: 'username', label: strings.identifier, autocomplete: 'username', value: state.username, maxLength: 254 }, strings, state.error)}
+${field({ name: 'username', label: strings.identifier, autocomplete: 'username webauthn', value: state.username, maxLength: 254 }, strings, state.error)}
 ${field({ name: 'password', label: strings.password, type: 'password', autocomplete: 'current-password', maxLength: config.password.maxLength }, strings, state.error)}
 <button type="submit">${strings.signIn}</button></form>
+<form method="post" action="/login/passkey" id="passkey-sign-in" hidden data-failed="${strings.passkeyFailed}">
+${hidden('return_to', state.returnTo)}<input type="hidden" name="passkey_response" value="">
+<p>${strings.orPasskey}</p><button type="submit" class="secondary">${strings.signInWithPasskey}</button>
+<p class="passkey-status error" aria-live="polite"></p></form>
 <p><a href="${withReturn('/forgot-password', state.returnTo)}">${strings.forgotPassword}</a></p>
 <p>${strings.noAccount} <a href="${withReturn('/register', state.returnTo)}">${strings.register}</a></p>`;
     return kit.render(reply, {
       status: state.status ?? 200,
       title: strings.signIn,
       body,
+      script: true,
       signedIn: kit.header(current),
     });
   };
@@ -75,7 +82,11 @@ ${field({ name: 'code', label: strings.mfaCode, autocomplete: 'one-time-code', i
 ${hidden('mfa_token', mfaToken)}${hidden('return_to', returnTo)}
 <p>${strings.mfaRecoveryPrompt}</p>
 ${field({ name: 'recovery_code', label: strings.recoveryCode, autocomplete: 'off', maxLength: 64 }, strings, undefined)}
-<button type="submit" class="secondary">${strings.useRecoveryCode}</button></form>`,
+<button type="submit" class="secondary">${strings.useRecoveryCode}</button></form>
+<form method="post" action="/login/mfa" id="passkey-mfa" hidden data-failed="${strings.passkeyFailed}">
+${hidden('mfa_token', mfaToken)}${hidden('return_to', returnTo)}<input type="hidden" name="passkey_response" value="">
+<button type="submit" class="secondary">${strings.usePasskey}</button><p class="passkey-status error" aria-live="polite"></p></form>`,
+      script: true,
     });
 
   /** Opens the browser session; a session this browser had before is ended, not left behind. */
@@ -137,18 +148,24 @@ ${field({ name: 'recovery_code', label: strings.recoveryCode, autocomplete: 'off
         mfa_token: Type.String({ minLength: 1, maxLength: 128 }),
         code: Type.Optional(MfaCode),
         recovery_code: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        passkey_response: Type.Optional(AuthenticationResponse),
         return_to: ReturnTo,
       },
       [fromOurPages, services.limitPerIp('login').hook],
+      [jsonField('passkey_response')],
     ),
     async (request, reply) => {
       const returnTo = kit.returnTo(formText(request, 'return_to'));
       const mfaToken = formText(request, 'mfa_token') ?? '';
       const invalid = kit.invalid(request);
       if (invalid) return mfaPage(reply, invalid.status, mfaToken, returnTo, invalid);
-      const { code, recovery_code } = request.body;
+      const { code, recovery_code, passkey_response } = request.body;
       try {
-        const factor = recovery_code ? { recoveryCode: recovery_code } : { code: code ?? '' };
+        const factor: SecondFactor = passkey_response
+          ? { passkey: passkey_response }
+          : recovery_code
+            ? { recoveryCode: recovery_code }
+            : { code: code ?? '' };
         const pair = await mfa.verify(request.body.mfa_token, factor, clientInfo(request));
         return await signedIn(request, reply, pair, returnTo);
       } catch (error) {
@@ -157,6 +174,27 @@ ${field({ name: 'recovery_code', label: strings.recoveryCode, autocomplete: 'off
         if (failure.code === 'invalid_token')
           return loginPage(reply, request, { status: 401, error: failure, returnTo });
         return mfaPage(reply, failure.status, mfaToken, returnTo, failure);
+      }
+    },
+  );
+
+  app.post(
+    '/login/passkey',
+    formRoute(
+      { passkey_response: AuthenticationResponse, return_to: ReturnTo },
+      [fromOurPages, services.limitPerIp('login').hook],
+      [jsonField('passkey_response')],
+    ),
+    async (request, reply) => {
+      const returnTo = kit.returnTo(formText(request, 'return_to'));
+      const invalid = kit.invalid(request);
+      if (invalid) return loginPage(reply, request, { status: invalid.status, error: invalid, returnTo });
+      try {
+        const pair = await passkeys.login(request.body.passkey_response, clientInfo(request));
+        return await signedIn(request, reply, pair, returnTo);
+      } catch (error) {
+        const failure = kit.expected(error, reply);
+        return loginPage(reply, request, { status: failure.status, error: failure, returnTo });
       }
     },
   );

@@ -33,6 +33,7 @@ th,td{text-align:left;padding:.4rem;border-bottom:1px solid var(--line);vertical
 .qr svg{width:12rem;height:12rem}
 code.key,ol.codes{font-family:ui-monospace,monospace;font-size:1.1rem;letter-spacing:.05em}
 section{margin-top:1.5rem}
+input.short{width:12rem;display:inline-block}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
 
