@@ -11,6 +11,7 @@ import {
   parseInteger,
   parseMailFrom,
   parsePublicUrl,
+  parseRpId,
   parseTrustProxy,
 } from '../src/config-parsers.js';
 
@@ -129,6 +130,38 @@ describe('configuration parsers (property-based)', () => {
         assert.ok(!parsed.endsWith('/') && !url.search && !url.hash && !url.username && !url.password);
         // Stable: what it returns, it accepts unchanged.
         assert.equal(parsePublicUrl(parsed), parsed);
+      }),
+    );
+  });
+});
+
+describe('PASSKEY_RP_ID (property-based)', () => {
+  it("takes PUBLIC_URL's host or a parent domain of it, never another site, a bare suffix or an IP address", () => {
+    assert.equal(parseRpId('example.com', 'auth.example.com'), 'example.com');
+    assert.equal(parseRpId('Auth.Example.com', 'auth.example.com'), 'auth.example.com');
+    for (const [raw, host] of [
+      ['ample.com', 'auth.example.com'],
+      ['evil.com', 'auth.example.com'],
+      ['other.example.com', 'auth.example.com'],
+      ['127.0.0.1', '127.0.0.1'],
+      ['.example.com', 'auth.example.com'],
+      ['example.com.', 'auth.example.com'],
+      ['https://example.com', 'auth.example.com'],
+      ['example.com/path', 'auth.example.com'],
+    ]) {
+      assert.equal(parseRpId(raw ?? '', host ?? ''), undefined, `${raw} for ${host}`);
+    }
+    const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
+    fc.assert(
+      fc.property(fc.array(label, { minLength: 1, maxLength: 4 }), fc.string({ maxLength: 30 }), (labels, raw) => {
+        const host = labels.join('.');
+        const id = parseRpId(raw, host);
+        if (id !== undefined) assert.ok(id === host || host.endsWith(`.${id}`), `${id} is not ${host} or its parent`);
+        // Every parent domain of the host (that is not all digits) is accepted.
+        for (let i = 0; i < labels.length; i++) {
+          const parent = labels.slice(i).join('.');
+          if (!/^[0-9.]+$/.test(parent)) assert.equal(parseRpId(parent, host), parent);
+        }
       }),
     );
   });
