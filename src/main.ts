@@ -94,7 +94,8 @@ async function purge({ config }: LoadedConfig): Promise<number> {
     console.log(
       `Purged ${purged.sessions} sessions, ${purged.revocations} revocations, ${purged.counters} rate-limit windows, ` +
         `${purged.changes} invalidation log entries, ${purged.linkTokens} used or expired links, ${purged.outbox} sent ` +
-        `outbox entries, ${purged.mfaChallenges} MFA challenges and ${purged.auditEvents} audit events past AUDIT_RETENTION.`,
+        `outbox entries, ${purged.mfaChallenges} MFA challenges, ${purged.passkeyChallenges} passkey challenges and ` +
+        `${purged.auditEvents} audit events past AUDIT_RETENTION.`,
     );
     return 0;
   } finally {

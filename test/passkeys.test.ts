@@ -264,6 +264,12 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
         response: member.authenticator.get(await loginOptions(test.app)),
       });
       assert.equal(again.statusCode, 200, again.body);
+
+      // Used and expired challenges are purged; an unused live one stays until it expires.
+      const live = await loginOptions(test.app);
+      assert.ok((await test.stores.passkeys.purge(test.clock.now())) >= 12);
+      assert.equal(await test.stores.passkeys.purge(test.clock.now()), 0);
+      assert.ok(await test.stores.passkeys.consumeChallenge(live.challenge, 'login', test.clock.now()));
     });
 
     it('counts failed passkey sign-ins toward the login limits', async (t) => {
