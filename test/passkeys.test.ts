@@ -317,6 +317,19 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
         await test.app.inject({ method: 'GET', url: '/auth/passkeys', headers: bearer(first.access_token) }),
       );
       assert.equal(listed.passkeys.length, 1);
+
+      // Someone else's credential id with one's own key: refused, the owner's passkey untouched.
+      const thief = await memberWithPasskey(test, 'thief');
+      const hijack = await register_(
+        thief.authenticator.create(await registrationOptions(test.app, thief.tokens.access_token), {
+          credentialId: good.id,
+        }),
+        thief.tokens.access_token,
+      );
+      assert.equal(hijack.statusCode, 400, hijack.body);
+      assert.deepEqual(json(hijack).details, [{ field: 'response', problem: 'taken' }]);
+      const owner = await test.stores.passkeys.findById(good.id);
+      assert.equal(owner?.userId, decodeJwt(first.access_token).payload.sub);
     });
 
     it('answers the same for an unknown username as for one without passkeys: a stand-in id, stable per name', async (t) => {

@@ -21,6 +21,8 @@ export interface CeremonyOverrides {
   challenge?: string;
   /** Clear the user-verified flag. */
   unverified?: boolean;
+  /** Registration: claim this credential id (base64url) for the new key. */
+  credentialId?: string;
 }
 
 export interface AssertionOverrides extends CeremonyOverrides {
@@ -58,7 +60,7 @@ export class SoftAuthenticator {
   ) {}
 
   create(options: CreationOptionsJson, overrides: CeremonyOverrides = {}) {
-    const id = randomBytes(16);
+    const id = overrides.credentialId ? Buffer.from(overrides.credentialId, 'base64url') : randomBytes(16);
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const credential: Credential = { id, key: privateKey, userHandle: options.user.id, counter: 0 };
     this.credentials.push(credential);
