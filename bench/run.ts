@@ -4,103 +4,37 @@
  * A B A B, and every figure reported is the median over the rounds. Loopback only, bounded in time.
  * Writes bench/results/latest.json and docs/benchmark-chart.svg, and prints a Markdown table.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { type ChartRow, chart } from './chart.js';
-import type { LoadOptions, LoadResult } from './load.js';
+import {
+  createDatabase,
+  load,
+  type Measured,
+  median,
+  peakRss,
+  ROOT,
+  type Server,
+  start,
+  TSX,
+  tessera,
+} from './harness.js';
+import type { LoadResult } from './load.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 /** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-cache-off, whoami-pg, refresh, login, login-audit, register, mixed, revoked); all by default. */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const wanted = (key: string) => !ONLY || ONLY.includes(key);
-const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PASSWORD = 'bench horse battery staple';
-const TSX = import.meta.resolve('tsx');
 const REDIS_PREFIX = `tessera-bench:${randomBytes(4).toString('hex')}:`;
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-}
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-function start(args: string[], env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
-    cwd: env.DATA_DIR ?? ROOT,
-  });
-  children.push(child);
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += String(chunk);
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match?.[1]) resolve({ url: match[1], child });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', () => reject(new Error(`server exited:\n${output}`)));
-  });
-}
-
-function tessera(env: Record<string, string>): Promise<Server> {
-  const dir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-  return start([join(ROOT, 'dist', 'main.js'), 'serve'], {
-    DATA_DIR: dir,
-    SECRET_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'info', // the level that prints the listening address; still no per-request lines
-    RATE_LIMIT_PER_IP: '1000000',
-    NODE_ENV: 'production',
-    // No mail server here, and no scenario sends mail: production needs SMTP_URL or this.
-    MAIL_DISABLED: 'true',
-    // As npm start sets it: see "Memory" in the README.
-    MALLOC_ARENA_MAX: '1',
-    ...env,
-  });
-}
-
-/** CPU seconds a process has used so far, all its threads, user and system (Linux). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticksPerSecond = 100; // USER_HZ, fixed at 100 on Linux whatever the kernel's HZ
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-}
-
-interface Measured extends LoadResult {
-  /** CPU time the server spent per request: steadier than throughput on a shared machine. */
-  cpuUs?: number;
-}
-
-/** Runs a load against `server` and measures the CPU the server spent on it. */
-function load(options: LoadOptions, server?: Server): Promise<Measured> {
-  const before = server?.child.pid ? cpuSeconds(server.child.pid) : 0;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), JSON.stringify(options)]);
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => process.stderr.write(chunk));
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`load exited ${code}`));
-      const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult;
-      const requests = result.rps * options.seconds;
-      const pid = server?.child.pid;
-      resolve(pid && requests > 0 ? { ...result, cpuUs: ((cpuSeconds(pid) - before) * 1e6) / requests } : result);
-    });
-  });
-}
 
 async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
   const response = await fetch(url, {
@@ -120,26 +54,6 @@ async function signIn(base: string, name = `bench${randomBytes(4).toString('hex'
   };
   return { credentials, tokens };
 }
-
-/** Samples the resident set of a process while `during` runs; returns the peak in MB. */
-async function peakRss<T>(pid: number, during: Promise<T>): Promise<[T, number]> {
-  let peak = 0;
-  const timer = setInterval(() => {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    peak = Math.max(peak, Number(match?.[1] ?? 0) / 1024);
-  }, 100);
-  try {
-    return [await during, peak];
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
 
 interface Row extends ChartRow {
   scenario: string;
@@ -205,24 +119,6 @@ async function versus(
     `  ${scenario}: ${row.rps.toFixed(0)} req/s vs ${row.baselineRps.toFixed(0)} (${baseline}) → ${ratio.toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})${cpu}`,
   );
   return row;
-}
-
-async function createDatabase(): Promise<string> {
-  const name = `tessera_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  process.on('exit', () => {
-    try {
-      execFileSync('psql', [POSTGRES, '-qc', `drop database if exists ${name} with (force)`], { stdio: 'ignore' });
-    } catch {
-      // best effort
-    }
-  });
-  const url = new URL(POSTGRES);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 /** A SQLite store with `count` revoked entries, written straight into a migrated file. */

@@ -77,7 +77,7 @@ function loadFromEnvironment(): LoadedConfig {
 }
 
 async function migrate({ config }: LoadedConfig): Promise<number> {
-  const { db, engine } = openDatabase(config);
+  const { db, engine } = await openDatabase(config);
   try {
     const applied = await migrateToLatest(db, engine);
     console.log(applied.length > 0 ? `Applied: ${applied.join(', ')}` : 'The schema is up to date.');

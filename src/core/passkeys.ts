@@ -9,16 +9,12 @@
  * one `invalid_passkey`, whatever was wrong, so a failure teaches nothing.
  */
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import {
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Clock } from '../clock.js';
 import { AppError, type ErrorCode } from '../errors.js';
@@ -72,6 +68,13 @@ export interface PasskeyServiceOptions {
   passwordUsable(user: UserRecord): boolean;
 }
 
+/**
+ * The WebAuthn library (with its ASN.1 and X.509 parsers) adds about 25 MB to the process, so it
+ * is loaded at the first ceremony, not at start: an instance nobody uses passkeys on never pays.
+ */
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = () => (library ??= import('@simplewebauthn/server'));
+
 const refused = () => new AppError('invalid_passkey', 'The passkey could not be verified; try again.');
 
 /** The challenge a response claims to answer, read from its clientDataJSON (plain JSON). */
@@ -102,6 +105,7 @@ export class PasskeyService {
     const existing = await this.o.stores.passkeys.listForUser(user.id);
     const userHandle = existing[0]?.userHandle ?? randomBytes(32).toString('base64url');
     const challenge = await this.newChallenge('register', { userId: user.id, sessionId: session.id, userHandle });
+    const { generateRegistrationOptions } = await webauthn();
     return generateRegistrationOptions({
       rpName: this.o.rp.name,
       rpID: this.o.rp.id,
@@ -129,6 +133,7 @@ export class PasskeyService {
     if (!challenge || challenge.userId !== user.id || challenge.sessionId !== session.id || !challenge.userHandle) {
       throw refused();
     }
+    const { verifyRegistrationResponse } = await webauthn();
     const verification = await verifyRegistrationResponse({
       response,
       expectedChallenge: challenge.challenge,
@@ -304,6 +309,7 @@ export class PasskeyService {
     response: AuthenticationResponseJSON,
     client: ClientInfo,
   ): Promise<boolean> {
+    const { verifyAuthenticationResponse } = await webauthn();
     const verification = await verifyAuthenticationResponse({
       response,
       expectedChallenge: challenge.challenge,
@@ -361,7 +367,11 @@ export class PasskeyService {
     return challenge;
   }
 
-  private requestOptions(challenge: string, allow: readonly string[]): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  private async requestOptions(
+    challenge: string,
+    allow: readonly string[],
+  ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const { generateAuthenticationOptions } = await webauthn();
     return generateAuthenticationOptions({
       rpID: this.o.rp.id,
       challenge: Buffer.from(challenge, 'base64url'),

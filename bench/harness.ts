@@ -1,0 +1,128 @@
+/**
+ * What the benchmarks share: starting servers as processes of their own, driving them with load
+ * from another process, reading a process's CPU time and resident memory, medians, and
+ * throw-away PostgreSQL databases.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { LoadOptions, LoadResult } from './load.js';
+
+export const ROOT = join(import.meta.dirname, '..');
+export const TSX = import.meta.resolve('tsx');
+export const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface Server {
+  url: string;
+  child: ChildProcess;
+}
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+export function start(args: string[], env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+    cwd: env.DATA_DIR ?? ROOT,
+  });
+  children.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += String(chunk);
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match?.[1]) resolve({ url: match[1], child });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', () => reject(new Error(`server exited:\n${output}`)));
+  });
+}
+
+export function tessera(env: Record<string, string>): Promise<Server> {
+  const dir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+  return start([join(ROOT, 'dist', 'main.js'), 'serve'], {
+    DATA_DIR: dir,
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'info', // the level that prints the listening address; still no per-request lines
+    RATE_LIMIT_PER_IP: '1000000',
+    NODE_ENV: 'production',
+    // No mail server here, and no scenario sends mail: production needs SMTP_URL or this.
+    MAIL_DISABLED: 'true',
+    // As npm start sets it: see "Memory" in the README.
+    MALLOC_ARENA_MAX: '1',
+    ...env,
+  });
+}
+
+/** CPU seconds a process has used so far, all its threads, user and system (Linux). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticksPerSecond = 100; // USER_HZ, fixed at 100 on Linux whatever the kernel's HZ
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+export interface Measured extends LoadResult {
+  /** CPU time the server spent per request: steadier than throughput on a shared machine. */
+  cpuUs?: number;
+}
+
+/** Runs a load against `server` and measures the CPU the server spent on it. */
+export function load(options: LoadOptions, server?: Server): Promise<Measured> {
+  const before = server?.child.pid ? cpuSeconds(server.child.pid) : 0;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), JSON.stringify(options)]);
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => process.stderr.write(chunk));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load exited ${code}`));
+      const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+      const requests = result.rps * options.seconds;
+      const pid = server?.child.pid;
+      resolve(pid && requests > 0 ? { ...result, cpuUs: ((cpuSeconds(pid) - before) * 1e6) / requests } : result);
+    });
+  });
+}
+
+/** Samples the resident set of a process while `during` runs; returns the peak in MB. */
+export async function peakRss<T>(pid: number, during: Promise<T>): Promise<[T, number]> {
+  let peak = 0;
+  const timer = setInterval(() => {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    peak = Math.max(peak, Number(match?.[1] ?? 0) / 1024);
+  }, 100);
+  try {
+    return [await during, peak];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
+
+export async function createDatabase(): Promise<string> {
+  const name = `tessera_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  process.on('exit', () => {
+    try {
+      execFileSync('psql', [POSTGRES, '-qc', `drop database if exists ${name} with (force)`], { stdio: 'ignore' });
+    } catch {
+      // best effort
+    }
+  });
+  const url = new URL(POSTGRES);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
