@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -75,7 +75,10 @@ export interface Measured extends LoadResult {
 export function load(options: LoadOptions, server?: Server): Promise<Measured> {
   const before = server?.child.pid ? cpuSeconds(server.child.pid) : 0;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), JSON.stringify(options)]);
+    // Through a file: thousands of tokens do not fit on a command line.
+    const file = join(mkdtempSync(join(tmpdir(), 'tessera-load-')), 'options.json');
+    writeFileSync(file, JSON.stringify(options));
+    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), file]);
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => process.stderr.write(chunk));

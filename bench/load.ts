@@ -1,19 +1,25 @@
 /**
  * Load from a process of its own (so the server under test has its core to itself), bounded in
  * time, on loopback only. Prints one JSON line: requests per second and latency percentiles.
- *   node --import tsx bench/load.ts <json options>
+ *   node --import tsx bench/load.ts <file of json options>
  */
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export interface LoadOptions {
   url: string;
   seconds: number;
   connections: number;
-  /** 'get': GET with a fixed token; 'login'/'register': POST bodies; 'refresh': each connection follows its own rotation chain. */
+  /**
+   * 'get': GET with a fixed `token`, or with `tokens` one after another (each request the next);
+   * 'login': `credentials`, or `logins` one after another; 'register': new users;
+   * 'refresh': each connection follows its own rotation chain from one of `tokens`.
+   */
   mode: 'get' | 'login' | 'register' | 'refresh';
   token?: string;
   tokens?: string[];
   credentials?: { username: string; password: string };
+  logins?: { username: string; password: string }[];
 }
 
 export interface LoadResult {
@@ -24,7 +30,7 @@ export interface LoadResult {
   non2xx: number;
 }
 
-const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
+const options = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as LoadOptions;
 const url = new URL(options.url);
 if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error('load goes to loopback only');
 
@@ -35,9 +41,30 @@ const json = { 'content-type': 'application/json' };
 
 const requests: autocannon.Request[] =
   options.mode === 'get'
-    ? [{ method: 'GET', headers: { authorization: `Bearer ${options.token}` } }]
+    ? [
+        options.tokens
+          ? {
+              method: 'GET',
+              setupRequest: (request) => ({
+                ...request,
+                headers: { authorization: `Bearer ${options.tokens?.[next++ % (options.tokens?.length ?? 1)]}` },
+              }),
+            }
+          : { method: 'GET', headers: { authorization: `Bearer ${options.token}` } },
+      ]
     : options.mode === 'login'
-      ? [{ method: 'POST', headers: json, body: JSON.stringify(options.credentials) }]
+      ? [
+          options.logins
+            ? {
+                method: 'POST',
+                headers: json,
+                setupRequest: (request) => ({
+                  ...request,
+                  body: JSON.stringify(options.logins?.[next++ % (options.logins?.length ?? 1)]),
+                }),
+              }
+            : { method: 'POST', headers: json, body: JSON.stringify(options.credentials) },
+        ]
       : options.mode === 'register'
         ? [
             {

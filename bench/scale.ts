@@ -1,0 +1,416 @@
+/**
+ * npm run bench:scale: does a request cost more when the database is large? Two PostgreSQL
+ * databases, one with 10,000 sessions (1,000 users) and one with BENCH_SCALE sessions (a tenth
+ * as many users), loaded by COPY; a Tessera on each, measured side by side, rounds alternating:
+ * whoami on a cache miss (ACCESS_CACHE_SIZE=0, a different session's token every request),
+ * login (a different user every request) and refresh (chains from different sessions). Also the
+ * bytes per user and per session on disk on both engines, and the resident memory of an
+ * instance over the large database with its access cache full.
+ *   BENCH_SCALE=10m npm run bench:scale      (10k, 100k, 1m or 10m; 1m by default)
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import argon2 from 'argon2';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { hmacKeyRing } from '../src/tokens/keys.js';
+import { createTokenService } from '../src/tokens/token-service.js';
+import { createDatabase, load, type Measured, median, peakRss, ROOT, type Server, tessera } from './harness.js';
+
+const SCALES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000, '10m': 10_000_000 };
+const SCALE_NAME = process.env.BENCH_SCALE ?? '1m';
+const SCALE: number =
+  SCALES[SCALE_NAME] ??
+  (() => {
+    throw new Error(`BENCH_SCALE must be one of ${Object.keys(SCALES).join(', ')}`);
+  })();
+const SMALL = 10_000;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const PASSWORD = 'bench horse battery staple';
+const SECRET = randomBytes(32).toString('hex');
+/** Sessions whose tokens the load uses: more than the access cache holds (10,000 by default). */
+const SAMPLED_SESSIONS = 12_000;
+const SAMPLED_USERS = 2_000;
+const NOW = Math.floor(Date.now() / 1000);
+
+interface SampledSession {
+  id: string;
+  userId: string;
+  refreshJti: string;
+  expiresAt: number;
+}
+
+interface Loaded {
+  url: string;
+  sessions: SampledSession[];
+  usernames: string[];
+  seconds: number;
+  bytes: { users: number; sessions: number };
+}
+
+/** Streams rows into `COPY table FROM STDIN` through psql, minding back-pressure. */
+async function copy(url: string, table: string, columns: string[], rows: Iterable<string[]>): Promise<void> {
+  const psql = spawn(
+    'psql',
+    [url, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `copy ${table} (${columns.join(', ')}) from stdin`],
+    {
+      stdio: ['pipe', 'inherit', 'inherit'],
+    },
+  );
+  const done = new Promise<void>((resolve, reject) =>
+    psql.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`psql copy ${table} exited ${code}`)))),
+  );
+  let chunk = '';
+  for (const row of rows) {
+    chunk += `${row.join('\t')}\n`;
+    if (chunk.length > 1 << 20) {
+      if (!psql.stdin.write(chunk)) await new Promise((resolve) => psql.stdin.once('drain', resolve));
+      chunk = '';
+    }
+  }
+  psql.stdin.end(chunk);
+  await done;
+}
+
+/** A migrated database with `sessions` sessions of `sessions / 10` users, all with the bench password. */
+async function populate(sessions: number, passwordHash: string): Promise<Loaded> {
+  const url = await createDatabase();
+  execFileSync(process.execPath, [join(ROOT, 'dist', 'main.js'), 'migrate'], {
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: url, SECRET_KEY: SECRET },
+  });
+  const users = Math.max(1, Math.floor(sessions / 10));
+  const userIds: string[] = Array.from({ length: users }, () => randomUUID());
+  const usernames: string[] = [];
+  const sampled: SampledSession[] = [];
+  const started = process.hrtime.bigint();
+  const userEvery = Math.max(1, Math.floor(users / SAMPLED_USERS));
+  await copy(
+    url,
+    'users',
+    [
+      'id',
+      'username',
+      'username_key',
+      'email',
+      'email_key',
+      'password_hash',
+      'roles',
+      'disabled',
+      'created_at',
+      'updated_at',
+      'email_verified_at',
+    ],
+    (function* () {
+      for (let i = 0; i < users; i++) {
+        const name = `user${i}`;
+        if (i % userEvery === 0) usernames.push(name);
+        const at = String((NOW - 86400) * 1000);
+        yield [
+          userIds[i] ?? '',
+          name,
+          name,
+          `${name}@example.com`,
+          `${name}@example.com`,
+          passwordHash,
+          '[]',
+          '0',
+          at,
+          at,
+          at,
+        ];
+      }
+    })(),
+  );
+  const sessionEvery = Math.max(1, Math.floor(sessions / SAMPLED_SESSIONS));
+  const expiresAt = (NOW + 30 * 86400) * 1000;
+  await copy(
+    url,
+    'sessions',
+    [
+      'id',
+      'user_id',
+      'refresh_jti',
+      'refresh_issued_at',
+      'created_at',
+      'last_used_at',
+      'expires_at',
+      'user_agent',
+      'ip',
+      'aal',
+      'amr',
+    ],
+    (function* () {
+      for (let i = 0; i < sessions; i++) {
+        const id = randomUUID();
+        const userId = userIds[i % users] ?? '';
+        const refreshJti = randomUUID();
+        if (i % sessionEvery === 0) sampled.push({ id, userId, refreshJti, expiresAt });
+        const at = String((NOW - 3600) * 1000);
+        yield [
+          id,
+          userId,
+          refreshJti,
+          String(NOW - 3600),
+          at,
+          at,
+          String(expiresAt),
+          'bench/1.0',
+          '127.0.0.1',
+          '1',
+          '["pwd"]',
+        ];
+      }
+    })(),
+  );
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('vacuum analyze users');
+  await client.query('vacuum analyze sessions');
+  const size = await client.query<{ users: string; sessions: string }>(
+    `select pg_total_relation_size('users') as users, pg_total_relation_size('sessions') as sessions`,
+  );
+  await client.end();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const row = size.rows[0];
+  return {
+    url,
+    sessions: shuffle(sampled),
+    usernames: shuffle(usernames),
+    seconds,
+    bytes: { users: Number(row?.users) / users, sessions: Number(row?.sessions) / sessions },
+  };
+}
+
+/** Bytes per user and per session in a SQLite file (tables with their indexes, by dbstat). */
+function sqliteBytes(sessions: number, passwordHash: string): { users: number; sessions: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-scale-'));
+  execFileSync(process.execPath, [join(ROOT, 'dist', 'main.js'), 'migrate'], {
+    env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: SECRET },
+  });
+  const db = new SqliteDatabase(join(dir, 'tessera.sqlite3'));
+  const users = Math.max(1, Math.floor(sessions / 10));
+  const ids = Array.from({ length: users }, () => randomUUID());
+  const addUser = db.prepare(
+    `insert into users (id, username, username_key, email, email_key, password_hash, roles, disabled, created_at, updated_at, email_verified_at)
+     values (?, ?, ?, ?, ?, ?, '[]', 0, ?, ?, ?)`,
+  );
+  const addSession = db.prepare(
+    `insert into sessions (id, user_id, refresh_jti, refresh_issued_at, created_at, last_used_at, expires_at, user_agent, ip, aal, amr)
+     values (?, ?, ?, ?, ?, ?, ?, 'bench/1.0', '127.0.0.1', 1, '["pwd"]')`,
+  );
+  const at = (NOW - 3600) * 1000;
+  db.transaction(() => {
+    ids.forEach((id, i) => {
+      addUser.run(id, `user${i}`, `user${i}`, `user${i}@example.com`, `user${i}@example.com`, passwordHash, at, at, at);
+    });
+    for (let i = 0; i < sessions; i++) {
+      addSession.run(randomUUID(), ids[i % users], randomUUID(), NOW - 3600, at, at, (NOW + 30 * 86400) * 1000);
+    }
+  })();
+  const rows = db
+    .prepare(
+      `select m.tbl_name as owner, sum(s.pgsize) as bytes from dbstat s join sqlite_master m on m.name = s.name
+       where m.tbl_name in ('users', 'sessions') group by m.tbl_name`,
+    )
+    .all() as { owner: string; bytes: number }[];
+  db.close();
+  const of = (table: string) => rows.find((r) => r.owner === table)?.bytes ?? 0;
+  return { users: of('users') / users, sessions: of('sessions') / sessions };
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+const tokens = createTokenService({ keys: hmacKeyRing(SECRET), issuer: 'tessera', leewaySeconds: 0 });
+const accessToken = (s: SampledSession) =>
+  tokens.sign({
+    sub: s.userId,
+    jti: randomUUID(),
+    sid: s.id,
+    type: 'access',
+    iat: NOW,
+    exp: NOW + 3600,
+    fresh: false,
+    roles: [],
+    aal: 1,
+    amr: ['pwd'],
+  });
+const refreshToken = (s: SampledSession) =>
+  tokens.sign({
+    sub: s.userId,
+    jti: s.refreshJti,
+    sid: s.id,
+    type: 'refresh',
+    iat: NOW - 3600,
+    exp: s.expiresAt / 1000,
+  });
+
+interface Row {
+  scenario: string;
+  large: number;
+  small: number;
+  ratio: number;
+  range: [number, number];
+  cpuLarge?: number;
+  cpuSmall?: number;
+  p99Large: number;
+  p99Small: number;
+}
+
+/** Alternates the large and the small database; the ratio (large / small) is the median of the rounds'. */
+async function side(
+  scenario: string,
+  run: (server: Server, db: Loaded, round: number) => Promise<Measured>,
+  a: [Server, Loaded],
+  b: [Server, Loaded],
+): Promise<Row> {
+  const large: Measured[] = [];
+  const small: Measured[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    large.push(await run(a[0], a[1], round));
+    small.push(await run(b[0], b[1], round));
+  }
+  const ratios = large.map((l, i) => l.rps / (small[i]?.rps ?? 1));
+  const row: Row = {
+    scenario,
+    large: median(large.map((m) => m.rps)),
+    small: median(small.map((m) => m.rps)),
+    ratio: median(ratios),
+    range: [Math.min(...ratios), Math.max(...ratios)],
+    cpuLarge: median(large.map((m) => m.cpuUs ?? 0)),
+    cpuSmall: median(small.map((m) => m.cpuUs ?? 0)),
+    p99Large: median(large.map((m) => m.p99)),
+    p99Small: median(small.map((m) => m.p99)),
+  };
+  for (const m of [...large, ...small]) {
+    if (m.errors + m.non2xx > 0) console.error(`  ${scenario}: ${m.errors} errors, ${m.non2xx} non-2xx in a round`);
+  }
+  console.error(
+    `  ${scenario}: ${row.large.toFixed(0)} req/s at ${SCALE_NAME} vs ${row.small.toFixed(0)} at 10k → ${row.ratio.toFixed(2)} (rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}); CPU/request ${row.cpuLarge?.toFixed(1)} vs ${row.cpuSmall?.toFixed(1)} µs`,
+  );
+  return row;
+}
+
+async function main() {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  const passwordHash = await argon2.hash(PASSWORD, {
+    type: argon2.argon2id,
+    memoryCost: 19456,
+    timeCost: 2,
+    parallelism: 1,
+  });
+  console.error(`Loading ${SCALE.toLocaleString('en')} sessions (${(SCALE / 10).toLocaleString('en')} users) by COPY…`);
+  const large = await populate(SCALE, passwordHash);
+  console.error(
+    `  loaded in ${large.seconds.toFixed(1)} s (${(SCALE / large.seconds).toFixed(0)} sessions/s, with vacuum analyze)`,
+  );
+  const small = await populate(SMALL, passwordHash);
+  const sqliteSessions = Math.min(SCALE, 1_000_000);
+  const sqlite = sqliteBytes(sqliteSessions, passwordHash);
+
+  const env = (url: string) => ({ DATABASE_URL: url, SECRET_KEY: SECRET, ACCESS_CACHE_SIZE: '0' });
+  const servers: [[Server, Loaded], [Server, Loaded]] = [
+    [await tessera(env(large.url)), large],
+    [await tessera(env(small.url)), small],
+  ];
+  const options = { seconds: SECONDS, connections: CONNECTIONS };
+  const rows: Row[] = [];
+  rows.push(
+    await side(
+      'whoami, cache miss',
+      (server, db) =>
+        load(
+          {
+            ...options,
+            url: `${server.url}/auth/whoami`,
+            mode: 'get',
+            tokens: db.sessions.slice(0, 5000).map(accessToken),
+          },
+          server,
+        ),
+      ...servers,
+    ),
+  );
+  rows.push(
+    await side(
+      'login',
+      (server, db) =>
+        load(
+          {
+            ...options,
+            connections: 16,
+            url: `${server.url}/auth/login`,
+            mode: 'login',
+            logins: db.usernames.map((username) => ({ username, password: PASSWORD })),
+          },
+          server,
+        ),
+      ...servers,
+    ),
+  );
+  rows.push(
+    await side(
+      'refresh',
+      (server, db, round) =>
+        load(
+          {
+            ...options,
+            url: `${server.url}/auth/refresh`,
+            mode: 'refresh',
+            // Each round its own sessions: a presented refresh token is spent.
+            tokens: db.sessions.slice(5000 + round * CONNECTIONS, 5000 + (round + 1) * CONNECTIONS).map(refreshToken),
+          },
+          server,
+        ),
+      ...servers,
+    ),
+  );
+
+  // Resident memory over the large database with the access cache full (its default 10,000).
+  const cached = await tessera({ DATABASE_URL: large.url, SECRET_KEY: SECRET });
+  const many = large.sessions.slice(0, SAMPLED_SESSIONS - 1000).map(accessToken);
+  const [, rss] = await peakRss(
+    cached.child.pid ?? 0,
+    (async () => {
+      for (let round = 0; round < 2; round++) {
+        await load({ ...options, url: `${cached.url}/auth/whoami`, mode: 'get', tokens: many }, cached);
+      }
+    })(),
+  );
+  console.error(`  resident memory, ${SCALE_NAME} sessions, access cache full: ${rss.toFixed(0)} MB`);
+
+  const table = [
+    `| scenario (PostgreSQL, ${ROUNDS} rounds × ${SECONDS} s) | req/s at ${SCALE_NAME} | req/s at 10k | ratio | per-round range | CPU µs/req (${SCALE_NAME} / 10k) | p99 ms (${SCALE_NAME} / 10k) | target | met |`,
+    '|---|---:|---:|---:|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${r.large.toFixed(0)} | ${r.small.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.range.map((x) => x.toFixed(2)).join('–')} | ${r.cpuLarge?.toFixed(1)} / ${r.cpuSmall?.toFixed(1)} | ${r.p99Large} / ${r.p99Small} | ≥ 0.80 (within 1.25×) | ${r.ratio >= 0.8 ? 'yes' : 'no'} |`,
+    ),
+    '',
+    '| on disk (tables with their indexes) | PostgreSQL | SQLite |',
+    '|---|---:|---:|',
+    `| bytes per user | ${large.bytes.users.toFixed(0)} | ${sqlite.users.toFixed(0)} |`,
+    `| bytes per session | ${large.bytes.sessions.toFixed(0)} | ${sqlite.sessions.toFixed(0)} |`,
+    '',
+    `Load: ${SCALE.toLocaleString('en')} sessions and ${(SCALE / 10).toLocaleString('en')} users by COPY in ${large.seconds.toFixed(1)} s (with vacuum analyze). SQLite sizes from ${sqliteSessions.toLocaleString('en')} sessions. Resident memory with the access cache full: ${rss.toFixed(0)} MB (target ≤ 150 MB).`,
+  ].join('\n');
+  console.log(table);
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench', 'results', `scale-${SCALE_NAME}.json`),
+    `${JSON.stringify({ date: new Date().toISOString(), scale: SCALE, rounds: ROUNDS, seconds: SECONDS, loadSeconds: large.seconds, bytes: { postgres: large.bytes, sqlite }, rssMb: rss, rows }, null, 2)}\n`,
+  );
+  process.exit(0);
+}
+
+await main();
