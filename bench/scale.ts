@@ -223,6 +223,15 @@ function sqliteBytes(sessions: number, passwordHash: string): { users: number; s
   return { users: of('users') / users, sessions: of('sessions') / sessions };
 }
 
+/** Some user ids of a loaded database, to own the expired sessions. */
+async function firstUsers(url: string, count: number): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query<{ id: string }>('select id from users limit $1', [count]);
+  await client.end();
+  return rows.map((r) => r.id);
+}
+
 function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
@@ -389,6 +398,54 @@ async function main() {
   );
   console.error(`  resident memory, ${SCALE_NAME} sessions, access cache full: ${rss.toFixed(0)} MB`);
 
+  // Purging: a million expired sessions (at most BENCH_SCALE) added to the large database and
+  // purged by `tessera purge` while whoami runs against an instance on it.
+  const expired = Math.min(SCALE, 1_000_000);
+  const expiredAt = (NOW - 86400) * 1000;
+  const users = await firstUsers(large.url, 1000);
+  await copy(
+    large.url,
+    'sessions',
+    ['id', 'user_id', 'refresh_jti', 'refresh_issued_at', 'created_at', 'last_used_at', 'expires_at', 'aal', 'amr'],
+    (function* () {
+      for (let i = 0; i < expired; i++) {
+        const at = String(expiredAt - 30 * 86400_000);
+        yield [
+          randomUUID(),
+          users[i % users.length] ?? '',
+          randomUUID(),
+          '0',
+          at,
+          at,
+          String(expiredAt),
+          '1',
+          '["pwd"]',
+        ];
+      }
+    })(),
+  );
+  const watched = await tessera({ DATABASE_URL: large.url, SECRET_KEY: SECRET, PURGE_INTERVAL: '1d' });
+  const token = accessToken(large.sessions[0] as SampledSession);
+  const whoami = (seconds: number) =>
+    load({ ...options, seconds, url: `${watched.url}/auth/whoami`, mode: 'get', token }, watched);
+  const quiet = await whoami(SECONDS);
+  const purgeStarted = process.hrtime.bigint();
+  const [during, purgeOutput] = await Promise.all([
+    whoami(Math.max(SECONDS, 10)),
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js'), 'purge'], {
+        env: { PATH: process.env.PATH ?? '', DATABASE_URL: large.url, SECRET_KEY: SECRET },
+      });
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk));
+      child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`purge exited ${code}`))));
+    }).then((out) => ({ out, seconds: Number(process.hrtime.bigint() - purgeStarted) / 1e9 })),
+  ]);
+  console.error(
+    `  purge of ${expired.toLocaleString('en')} expired sessions: ${purgeOutput.seconds.toFixed(1)} s; whoami p99 ${during.p99} ms during it (${quiet.p99} ms before), ${during.rps.toFixed(0)} req/s (${quiet.rps.toFixed(0)} before)`,
+  );
+  console.error(`  ${purgeOutput.out}`);
+
   const table = [
     `| scenario (PostgreSQL, ${ROUNDS} rounds × ${SECONDS} s) | req/s at ${SCALE_NAME} | req/s at 10k | ratio | per-round range | CPU µs/req (${SCALE_NAME} / 10k) | p99 ms (${SCALE_NAME} / 10k) | target | met |`,
     '|---|---:|---:|---:|---|---|---|---|---|',
@@ -402,13 +459,15 @@ async function main() {
     `| bytes per user | ${large.bytes.users.toFixed(0)} | ${sqlite.users.toFixed(0)} |`,
     `| bytes per session | ${large.bytes.sessions.toFixed(0)} | ${sqlite.sessions.toFixed(0)} |`,
     '',
+    `Purge: ${expired.toLocaleString('en')} expired sessions in ${purgeOutput.seconds.toFixed(1)} s (batches of 1,000), whoami p99 ${during.p99} ms during it (target ≤ 10 ms; ${quiet.p99} ms before), ${during.rps.toFixed(0)} req/s (${quiet.rps.toFixed(0)} before).`,
+    '',
     `Load: ${SCALE.toLocaleString('en')} sessions and ${(SCALE / 10).toLocaleString('en')} users by COPY in ${large.seconds.toFixed(1)} s (with vacuum analyze). SQLite sizes from ${sqliteSessions.toLocaleString('en')} sessions. Resident memory with the access cache full: ${rss.toFixed(0)} MB (target ≤ 150 MB).`,
   ].join('\n');
   console.log(table);
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench', 'results', `scale-${SCALE_NAME}.json`),
-    `${JSON.stringify({ date: new Date().toISOString(), scale: SCALE, rounds: ROUNDS, seconds: SECONDS, loadSeconds: large.seconds, bytes: { postgres: large.bytes, sqlite }, rssMb: rss, rows }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), scale: SCALE, rounds: ROUNDS, seconds: SECONDS, loadSeconds: large.seconds, bytes: { postgres: large.bytes, sqlite }, rssMb: rss, purge: { sessions: expired, seconds: purgeOutput.seconds, whoamiP99: during.p99, whoamiP99Before: quiet.p99 }, rows }, null, 2)}\n`,
   );
   process.exit(0);
 }

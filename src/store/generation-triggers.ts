@@ -26,3 +26,10 @@ export const GENERATION_TRIGGERS = {
  * not only their users.
  */
 export const SESSION_ENDED_BY_ID = { table: 'sessions', name: 'tessera_session_ended_id', subject: 'id' } as const;
+
+/**
+ * Migration 010: a deleted session concerns cached tokens only if it had not ended (ending it
+ * raised the generation already) and had not expired (every token of a session expires no later
+ * than the session). Judged by the database's clock, which errs only towards raising.
+ */
+export const ENDED_SESSIONS_INDEX = 'create index sessions_ended_at on sessions (ended_at) where ended_at is not null';

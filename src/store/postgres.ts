@@ -3,7 +3,12 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { counterQuery, GenerationLog, logQuery, purgeGenerationLog } from './generation-log.js';
-import { GENERATION_TRIGGERS, RAISE_GENERATION, SESSION_ENDED_BY_ID } from './generation-triggers.js';
+import {
+  ENDED_SESSIONS_INDEX,
+  GENERATION_TRIGGERS,
+  RAISE_GENERATION,
+  SESSION_ENDED_BY_ID,
+} from './generation-triggers.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { compiledOnce } from './sql/compiled-once.js';
@@ -34,6 +39,22 @@ const { sessionEnded, sessionDeleted, userChanged, userDeleted, tokenRevoked } =
 const perRow = (trigger: { table: string; name: string; subject: string }, event: string, when = '') =>
   `create trigger ${trigger.name} after ${event} on ${trigger.table} for each row ${when}
      execute function tessera_raise_generation('${trigger.subject}')`;
+
+/**
+ * The statement trigger's function for deleted sessions (migration 010 replaces it): raises once
+ * for the rows of `gone` that `filter` keeps, if any.
+ */
+const deletedSessionsFunction = (filter: string) =>
+  `create or replace function tessera_raise_generation_for_deleted() returns trigger language plpgsql as $$
+     declare raised bigint;
+     begin
+       if exists (select 1 from gone ${filter}) then
+         ${RAISE_GENERATION} returning value into raised;
+         insert into tessera_changes (generation, subject)
+           select distinct raised, to_jsonb(gone) ->> tg_argv[0] from gone ${filter};
+       end if;
+       return null;
+     end $$`;
 
 export const postgresEngine: SqlEngine = {
   name: 'PostgreSQL',
@@ -82,6 +103,13 @@ export const postgresEngine: SqlEngine = {
   sessionIdTrigger: {
     up: [perRow(SESSION_ENDED_BY_ID, 'update of ended_at', 'when (old.ended_at is null and new.ended_at is not null)')],
     down: [`drop trigger if exists ${SESSION_ENDED_BY_ID.name} on ${SESSION_ENDED_BY_ID.table}`],
+  },
+  quietPurge: {
+    up: [
+      deletedSessionsFunction('where ended_at is null and expires_at > extract(epoch from clock_timestamp()) * 1000'),
+      ENDED_SESSIONS_INDEX,
+    ],
+    down: ['drop index if exists sessions_ended_at', deletedSessionsFunction('')],
   },
 };
 

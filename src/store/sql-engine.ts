@@ -21,4 +21,10 @@ export interface SqlEngine {
   readonly generationTriggers: { readonly up: readonly string[]; readonly down: readonly string[] };
   /** Migration 008's trigger, in this engine's dialect: an ended session logged by its id. */
   readonly sessionIdTrigger: { readonly up: readonly string[]; readonly down: readonly string[] };
+  /**
+   * Migration 010, in this engine's dialect: deleting a session raises the generation only if
+   * its tokens could still work (not ended, not expired by the database's clock), so purging
+   * a million dead sessions invalidates nothing; and an index that finds ended sessions.
+   */
+  readonly quietPurge: { readonly up: readonly string[]; readonly down: readonly string[] };
 }

@@ -5,7 +5,12 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { counterQuery, GenerationLog, type LogRow, logQuery, purgeGenerationLog } from './generation-log.js';
-import { GENERATION_TRIGGERS, RAISE_GENERATION, SESSION_ENDED_BY_ID } from './generation-triggers.js';
+import {
+  ENDED_SESSIONS_INDEX,
+  GENERATION_TRIGGERS,
+  RAISE_GENERATION,
+  SESSION_ENDED_BY_ID,
+} from './generation-triggers.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { createSqlStores } from './sql/stores.js';
@@ -16,6 +21,8 @@ import type { EngineStores, Generation, GenerationSource } from './types.js';
 const raise = (subject: string) =>
   `${RAISE_GENERATION}; insert into tessera_changes (generation, subject) select value, ${subject} from tessera_generation where id = 1;`;
 const { sessionEnded, sessionDeleted, userChanged, userDeleted, tokenRevoked } = GENERATION_TRIGGERS;
+/** The database's clock in epoch milliseconds (julianday works on every SQLite version). */
+const SQLITE_NOW_MS = "cast((julianday('now') - 2440587.5) * 86400000 as integer)";
 
 export const sqliteEngine: SqlEngine = {
   name: 'SQLite',
@@ -45,6 +52,20 @@ export const sqliteEngine: SqlEngine = {
          when old.ended_at is null and new.ended_at is not null begin ${raise(`new.${SESSION_ENDED_BY_ID.subject}`)} end`,
     ],
     down: [`drop trigger if exists ${SESSION_ENDED_BY_ID.name}`],
+  },
+  quietPurge: {
+    up: [
+      `drop trigger if exists ${sessionDeleted.name}`,
+      `create trigger ${sessionDeleted.name} after delete on ${sessionDeleted.table}
+         when old.ended_at is null and old.expires_at > ${SQLITE_NOW_MS}
+         begin ${raise(`old.${sessionDeleted.subject}`)} end`,
+      ENDED_SESSIONS_INDEX,
+    ],
+    down: [
+      'drop index if exists sessions_ended_at',
+      `drop trigger if exists ${sessionDeleted.name}`,
+      `create trigger ${sessionDeleted.name} after delete on ${sessionDeleted.table} begin ${raise(`old.${sessionDeleted.subject}`)} end`,
+    ],
   },
 };
 

@@ -168,7 +168,10 @@ export interface SessionStore {
   /** Ends every live session of a user (but `exceptId`), returning the ids it ended. */
   endAllForUser(userId: string, reason: string, now: number, exceptId?: string): Promise<string[]>;
   listLive(userId: string, now: number): Promise<SessionRecord[]>;
-  /** Deletes sessions that have ended or expired; their tokens are refused either way. */
+  /**
+   * Deletes sessions that have ended or expired (their tokens are refused either way), in
+   * batches; deleting them raises no generation, since nothing cached can depend on them.
+   */
   purge(now: number): Promise<number>;
 }
 
