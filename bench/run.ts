@@ -29,7 +29,7 @@ import type { LoadResult } from './load.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-/** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-cache-off, whoami-pg, refresh, login, login-audit, register, mixed, revoked); all by default. */
+/** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-cache-off, whoami-pg, refresh, refresh-pg, login, login-audit, register, mixed, revoked); all by default. */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const wanted = (key: string) => !ONLY || ONLY.includes(key);
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -199,13 +199,12 @@ async function main() {
     );
   }
 
-  // whoami on PostgreSQL with Redis
-  if (wanted('whoami-pg')) {
-    const shared = await tessera({
-      DATABASE_URL: await createDatabase(),
-      REDIS_URL: REDIS,
-      REDIS_PREFIX: REDIS_PREFIX,
-    });
+  // whoami and refresh on PostgreSQL with Redis
+  const shared =
+    wanted('whoami-pg') || wanted('refresh-pg')
+      ? await tessera({ DATABASE_URL: await createDatabase(), REDIS_URL: REDIS, REDIS_PREFIX: REDIS_PREFIX })
+      : undefined;
+  if (shared && wanted('whoami-pg')) {
     const sharedUser = await signIn(shared.url);
     await versus(
       'whoami, PostgreSQL + Redis',
@@ -228,25 +227,22 @@ async function main() {
 
   // refresh: each connection follows its own rotation chain, from sessions opened for the round
   // (a round consumes its tokens: presenting them again would rightly be refused as reuse)
-  if (wanted('refresh')) {
-    await versus(
-      'refresh, SQLite',
-      async () => {
-        const chains = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(sqlite.url)));
-        return load(
-          {
-            url: `${sqlite.url}/auth/refresh`,
-            seconds: SECONDS,
-            connections: CONNECTIONS,
-            mode: 'refresh',
-            tokens: chains.map((c) => c.tokens.refresh_token),
-          },
-          sqlite,
-        );
+  const refreshRound = async (server: Server) => {
+    const chains = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(server.url)));
+    return load(
+      {
+        url: `${server.url}/auth/refresh`,
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        mode: 'refresh',
+        tokens: chains.map((c) => c.tokens.refresh_token),
       },
-      'bare Fastify',
-      bareWhoami,
+      server,
     );
+  };
+  if (wanted('refresh')) await versus('refresh, SQLite', () => refreshRound(sqlite), 'bare Fastify', bareWhoami, 0.2);
+  if (shared && wanted('refresh-pg')) {
+    await versus('refresh, PostgreSQL + Redis', () => refreshRound(shared), 'bare Fastify', bareWhoami, 0.2);
   }
 
   // login against the raw argon2id ceiling at the same parameters and pool size

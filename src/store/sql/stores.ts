@@ -3,10 +3,11 @@
  * between the engines comes in as a SqlEngine, from sqlite.ts or postgres.ts.
  */
 import { type Kysely, sql } from 'kysely';
+import { groupCommit } from '../group-commit.js';
 import { isNetworkFailure } from '../network-errors.js';
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
-import type { EngineStores, GenerationSource, TransactionStores } from '../types.js';
+import type { CounterStore, EngineStores, GenerationSource, Rotation, TransactionStores } from '../types.js';
 import { createApiClientStore } from './api-clients.js';
 import { createAuditStore } from './audit.js';
 import { createCounterStore } from './counters.js';
@@ -34,23 +35,60 @@ function transactionStores(db: Kysely<Database>, engine: SqlEngine): Transaction
 }
 
 export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generation: GenerationSource): EngineStores {
-  return {
-    ...transactionStores(db, engine),
-    async transaction(work) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await db.transaction().execute((trx) => work(transactionStores(trx, engine)));
-        } catch (error) {
-          if (attempt >= CONFLICT_RETRIES || !engine.isConflict(error)) throw error;
-        }
+  const root = transactionStores(db, engine);
+  const counters = createCounterStore(db);
+  const inTransaction = async <T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(work);
+      } catch (error) {
+        if (attempt >= CONFLICT_RETRIES || !engine.isConflict(error)) throw error;
       }
-    },
+    }
+  };
+  const transaction: EngineStores['transaction'] = (work) =>
+    inTransaction((trx) => work(transactionStores(trx, engine)));
+  // The two writes nearly every refresh makes (its rate-limit count, its rotation) commit with
+  // those of the requests that arrived together: one commit, and on SQLite one fsync, for all.
+  // Rows are written in key order, so two instances' batches lock them in the same order and
+  // cannot deadlock on each other.
+  const rotate = groupCommit((batch: readonly { id: string; rotation: Rotation; now: number }[]) =>
+    inTransaction(async (trx) => {
+      const sessions = createSessionStore(trx);
+      const results: boolean[] = [];
+      for (const i of keyOrder(batch, (r) => r.id)) {
+        const r = batch[i];
+        if (r) results[i] = await sessions.rotate(r.id, r.rotation, r.now);
+      }
+      return results;
+    }),
+  );
+  const hit = groupCommit((batch: readonly { key: string; windowMs: number; now: number }[]) =>
+    inTransaction(async (trx) => {
+      const store = createCounterStore(trx);
+      const results: Awaited<ReturnType<CounterStore['hit']>>[] = [];
+      for (const i of keyOrder(batch, (h) => h.key)) {
+        const h = batch[i];
+        if (h) results[i] = await store.hit(h.key, h.windowMs, h.now);
+      }
+      return results;
+    }),
+  );
+  return {
+    ...root,
+    sessions: { ...root.sessions, rotate: (id, rotation, now) => rotate({ id, rotation, now }) },
+    transaction,
     generation,
     durableRevocations: createRevocationStore(db),
     apiClients: createApiClientStore(db, engine),
-    counters: createCounterStore(db),
+    counters: { ...counters, hit: (key, windowMs, now) => hit({ key, windowMs, now }) },
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     isUnavailable: (error) => isNetworkFailure(error) || engine.isUnavailable(error),
     close: () => db.destroy(),
   };
+}
+
+/** The indexes of `items` in the order of their keys. */
+function keyOrder<T>(items: readonly T[], key: (item: T) => string): number[] {
+  return items.map((_, i) => i).sort((a, b) => key(items[a] as T).localeCompare(key(items[b] as T)));
 }
