@@ -7,7 +7,7 @@ import { groupCommit } from '../group-commit.js';
 import { isNetworkFailure } from '../network-errors.js';
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
-import type { CounterStore, EngineStores, GenerationSource, Rotation, TransactionStores } from '../types.js';
+import type { EngineStores, GenerationSource, Rotation, TransactionStores } from '../types.js';
 import { createApiClientStore } from './api-clients.js';
 import { createAuditStore } from './audit.js';
 import { createCounterStore } from './counters.js';
@@ -52,27 +52,21 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
   // those of the requests that arrived together: one commit, and on SQLite one fsync, for all.
   // Rows are written in key order, so two instances' batches lock them in the same order and
   // cannot deadlock on each other.
-  const rotate = groupCommit((batch: readonly { id: string; rotation: Rotation; now: number }[]) =>
-    inTransaction(async (trx) => {
-      const sessions = createSessionStore(trx);
-      const results: boolean[] = [];
-      for (const i of keyOrder(batch, (r) => r.id)) {
-        const r = batch[i];
-        if (r) results[i] = await sessions.rotate(r.id, r.rotation, r.now);
-      }
-      return results;
-    }),
+  const together = <T, R>(key: (item: T) => string, write: (trx: Kysely<Database>, item: T) => Promise<R>) =>
+    groupCommit((batch: readonly T[]) =>
+      inTransaction(async (trx) => {
+        const results: R[] = [];
+        for (const i of keyOrder(batch, key)) results[i] = await write(trx, batch[i] as T);
+        return results;
+      }),
+    );
+  const rotate = together(
+    (r: { id: string; rotation: Rotation; now: number }) => r.id,
+    (trx, r) => createSessionStore(trx).rotate(r.id, r.rotation, r.now),
   );
-  const hit = groupCommit((batch: readonly { key: string; windowMs: number; now: number }[]) =>
-    inTransaction(async (trx) => {
-      const store = createCounterStore(trx);
-      const results: Awaited<ReturnType<CounterStore['hit']>>[] = [];
-      for (const i of keyOrder(batch, (h) => h.key)) {
-        const h = batch[i];
-        if (h) results[i] = await store.hit(h.key, h.windowMs, h.now);
-      }
-      return results;
-    }),
+  const hit = together(
+    (h: { key: string; windowMs: number; now: number }) => h.key,
+    (trx, h) => createCounterStore(trx).hit(h.key, h.windowMs, h.now),
   );
   return {
     ...root,
