@@ -8,7 +8,7 @@
  * register, or the mfa_token it completes) and lives five minutes. A response is refused with
  * one `invalid_passkey`, whatever was wrong, so a failure teaches nothing.
  */
-import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type {
   AuthenticationResponseJSON,
   AuthenticatorTransport,
@@ -17,6 +17,7 @@ import type {
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Clock } from '../clock.js';
+import { deriveKey } from '../crypto/derive-key.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type {
   EngineStores,
@@ -92,7 +93,7 @@ export class PasskeyService {
   private readonly standInKey: Buffer;
 
   constructor(private readonly o: PasskeyServiceOptions) {
-    this.standInKey = Buffer.from(hkdfSync('sha256', o.secret, 'tessera', 'tessera:passkey-stand-in', 32));
+    this.standInKey = deriveKey(o.secret, 'passkey-stand-in');
   }
 
   list(userId: string): Promise<PasskeyRecord[]> {

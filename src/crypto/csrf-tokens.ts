@@ -3,7 +3,8 @@
  * SECRET_KEY. Bound to one session (another session's token never matches), the same on every
  * instance and across refreshes, and unforgeable without the secret, so no table holds them.
  */
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveKey } from './derive-key.js';
 
 export interface CsrfTokens {
   issue(sessionId: string): string;
@@ -12,7 +13,7 @@ export interface CsrfTokens {
 }
 
 export function createCsrfTokens(secret: string): CsrfTokens {
-  const key = Buffer.from(hkdfSync('sha256', secret, 'tessera', 'tessera:csrf', 32));
+  const key = deriveKey(secret, 'csrf');
   const mac = (sessionId: string) => createHmac('sha256', key).update(sessionId).digest();
   return {
     issue: (sessionId) => mac(sessionId).toString('base64url'),

@@ -3,7 +3,8 @@
  * that carries a one-time link): AES-256-GCM under a key derived from SECRET_KEY with HKDF,
  * one key per purpose, so a database dump alone reveals none of them.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { deriveKey } from './derive-key.js';
 
 export interface Sealer {
   seal(plaintext: string): string;
@@ -16,7 +17,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 export function createSealer(secret: string, purpose: string): Sealer {
-  const key = Buffer.from(hkdfSync('sha256', secret, 'tessera', `tessera:${purpose}`, 32));
+  const key = deriveKey(secret, purpose);
   return {
     seal(plaintext) {
       const iv = randomBytes(IV_BYTES);
