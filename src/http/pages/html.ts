@@ -51,8 +51,8 @@ export function pageCsp(formTargets: readonly string[], script: boolean): string
 
 export interface Layout {
   strings: PageStrings;
-  /** Where forms may post besides here. */
-  formTargets: readonly string[];
+  /** The two policies, made once: for the pages that run the passkey script, and for all others. */
+  csp: { readonly script: string; readonly none: string };
 }
 
 export interface PageContent {
@@ -75,7 +75,7 @@ export function sendPage(reply: FastifyReply, layout: Layout, page: PageContent)
   return reply
     .code(page.status)
     .header('content-type', 'text/html; charset=utf-8')
-    .header('content-security-policy', pageCsp(layout.formTargets, page.script === true))
+    .header('content-security-policy', page.script ? layout.csp.script : layout.csp.none)
     .header('referrer-policy', 'no-referrer')
     .header('x-frame-options', 'DENY')
     .send(

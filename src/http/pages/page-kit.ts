@@ -10,7 +10,7 @@ import type { TokenType } from '../../tokens/claims.js';
 import { type CookieCredential, checkRequirement, csrfFailed, type Requirement } from '../authenticate.js';
 import { toAppError } from '../error-handler.js';
 import { clientInfo, type Services } from '../services.js';
-import { type PageContent, sendPage } from './html.js';
+import { type PageContent, pageCsp, sendPage } from './html.js';
 import type { PageStrings } from './strings.js';
 
 export interface PageSession {
@@ -53,7 +53,8 @@ export interface PageKit {
 
 export function createPageKit(services: Services, strings: PageStrings): PageKit {
   const { authenticator, cookies, origins, sessions } = services;
-  const layout = { strings, formTargets: origins.list.slice(1) };
+  const formTargets = origins.list.slice(1);
+  const layout = { strings, csp: { script: pageCsp(formTargets, true), none: pageCsp(formTargets, false) } };
   const asAppError = (error: unknown) => toAppError(error, services.isUnavailable);
 
   const session = async (request: FastifyRequest, types: readonly TokenType[] = ['access']) => {

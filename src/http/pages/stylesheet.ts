@@ -2,10 +2,10 @@
  * The pages' one stylesheet, at /pages/style.css: the built-in one, or the file PAGES_STYLESHEET
  * names, read once at start. Theming is replacing this file; the markup keeps its class names.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { STYLESHEET_PATH } from './html.js';
+import { serveStaticText } from './static-text.js';
 
 const BUILT_IN = `:root{--fg:#111;--muted:#555;--bg:#fff;--accent:#1d4ed8;--error:#b91c1c;--ok:#166534;--line:#d4d4d8}
 *{box-sizing:border-box}
@@ -39,10 +39,5 @@ input.short{width:12rem;display:inline-block}
 
 export function registerStylesheet(app: FastifyInstance, file: string | undefined): void {
   const css = file === undefined ? BUILT_IN : readFileSync(file, 'utf8');
-  const etag = `"${createHash('sha256').update(css).digest('base64url').slice(0, 16)}"`;
-  app.get(STYLESHEET_PATH, { schema: { hide: true } }, async (request, reply) => {
-    reply.header('cache-control', 'public, max-age=300').header('etag', etag);
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-    return reply.type('text/css; charset=utf-8').send(css);
-  });
+  serveStaticText(app, STYLESHEET_PATH, css, 'text/css; charset=utf-8');
 }
