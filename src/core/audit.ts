@@ -8,8 +8,6 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { AuditEventRecord, AuditQuery, EngineStores, TransactionStores } from '../store/types.js';
 
-const PURGE_BATCH = 1000;
-
 import type { AuditType } from './audit-types.js';
 import type { ClientInfo } from './types.js';
 
@@ -86,14 +84,9 @@ export class AuditLog {
     return this.o.stores.audit.list(query);
   }
 
-  /** Deletes events older than `before`, in batches so no delete holds a long lock. */
-  async purge(before: number): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const deleted = await this.o.stores.audit.purge(before, PURGE_BATCH);
-      total += deleted;
-      if (deleted < PURGE_BATCH) return total;
-    }
+  /** Deletes events older than `before` (the store does it in batches). */
+  purge(before: number): Promise<number> {
+    return this.o.stores.audit.purge(before);
   }
 
   /** Runs `work` and the event it records in one transaction. */

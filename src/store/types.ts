@@ -389,8 +389,8 @@ export interface AuditStore {
   append(event: AuditEventRecord): Promise<void>;
   /** Newest first; with `after`, oldest first. */
   list(query: AuditQuery): Promise<AuditEventRecord[]>;
-  /** Deletes up to `batch` events older than `before`; returns how many. */
-  purge(before: number, batch: number): Promise<number>;
+  /** Deletes the events older than `before`, in batches; returns how many. */
+  purge(before: number): Promise<number>;
 }
 
 /** A resource server allowed to introspect tokens and follow revocations. */

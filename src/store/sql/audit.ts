@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditEventsTable, Database } from '../schema.js';
 import type { AuditEventRecord, AuditStore } from '../types.js';
+import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
 
 const fromRow = (row: AuditEventsTable): AuditEventRecord => ({
   id: row.id,
@@ -52,17 +53,12 @@ export function createAuditStore(db: Kysely<Database>): AuditStore {
       }
       return (await select.orderBy('at', 'desc').orderBy('id', 'desc').execute()).map(fromRow);
     },
-    async purge(before, batch) {
-      // In batches, so a large backlog never holds one long lock.
-      const result = await db
-        .deleteFrom('audit_events')
-        .where(
-          'id',
-          'in',
-          db.selectFrom('audit_events').select('id').where('at', '<', before).orderBy('at').limit(batch),
-        )
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+    purge(before) {
+      const oldest = () =>
+        db.selectFrom('audit_events').select('id').where('at', '<', before).orderBy('at').limit(PURGE_BATCH);
+      return purgeInBatches(async () =>
+        Number((await db.deleteFrom('audit_events').where('id', 'in', oldest()).executeTakeFirst()).numDeletedRows),
+      );
     },
   };
 }

@@ -2,10 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Rotation, SessionStore } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
+import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
 import { toSession, toUser } from './rows.js';
-
-/** Sessions deleted per statement when purging. */
-export const PURGE_BATCH = 1000;
 
 export function createSessionStore(db: Kysely<Database>): SessionStore {
   const sessionWithUser = compiledOnce(db, () =>
@@ -119,22 +117,16 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
       return rows.map(toSession);
     },
     async purge(now) {
-      // In batches found by index (expiry, then the ended-sessions index), with the event loop
-      // free between them: a backlog of millions never holds the database, or the one SQLite
-      // connection, for longer than one batch.
+      // Found by index: expired ones, then ended ones (a partial index).
       const due = [
         () => db.selectFrom('sessions').select('id').where('expires_at', '<=', now).limit(PURGE_BATCH),
         () => db.selectFrom('sessions').select('id').where('ended_at', 'is not', null).limit(PURGE_BATCH),
       ];
       let purged = 0;
       for (const batch of due) {
-        for (;;) {
-          const result = await db.deleteFrom('sessions').where('id', 'in', batch()).executeTakeFirst();
-          const deleted = Number(result.numDeletedRows);
-          purged += deleted;
-          if (deleted < PURGE_BATCH) break;
-          await new Promise((resolve) => setImmediate(resolve));
-        }
+        purged += await purgeInBatches(async () =>
+          Number((await db.deleteFrom('sessions').where('id', 'in', batch()).executeTakeFirst()).numDeletedRows),
+        );
       }
       return purged;
     },
