@@ -135,13 +135,9 @@ export class PasskeyService {
       throw refused();
     }
     const { verifyRegistrationResponse } = await webauthn();
-    const verification = await verifyRegistrationResponse({
-      response,
-      expectedChallenge: challenge.challenge,
-      expectedOrigin: [...this.o.rp.origins],
-      expectedRPID: this.o.rp.id,
-      requireUserVerification: true,
-    }).catch(() => undefined);
+    const verification = await verifyRegistrationResponse({ response, ...this.expected(challenge) }).catch(
+      () => undefined,
+    );
     if (!verification?.verified) throw refused();
     const { credential, credentialDeviceType, credentialBackedUp } = verification.registrationInfo;
     const passkey: PasskeyRecord = {
@@ -313,16 +309,13 @@ export class PasskeyService {
     const { verifyAuthenticationResponse } = await webauthn();
     const verification = await verifyAuthenticationResponse({
       response,
-      expectedChallenge: challenge.challenge,
-      expectedOrigin: [...this.o.rp.origins],
-      expectedRPID: this.o.rp.id,
+      ...this.expected(challenge),
       credential: {
         id: passkey.id,
         publicKey: Buffer.from(passkey.publicKey, 'base64url'),
         counter: 0,
         transports: passkey.transports.filter(isTransport),
       },
-      requireUserVerification: true,
     }).catch(() => undefined);
     if (!verification?.verified || !verification.authenticationInfo.userVerified) return false;
     const next = verification.authenticationInfo.newCounter;
@@ -336,6 +329,16 @@ export class PasskeyService {
     }
     // Two sign-ins racing with one counter value: only one moves it.
     return this.o.stores.passkeys.recordUse(passkey.id, passkey.counter, next, this.o.clock.now());
+  }
+
+  /** What every response must show, whatever the ceremony: our challenge, origin and rp id, a verified user. */
+  private expected(challenge: PasskeyChallengeRecord) {
+    return {
+      expectedChallenge: challenge.challenge,
+      expectedOrigin: [...this.o.rp.origins],
+      expectedRPID: this.o.rp.id,
+      requireUserVerification: true,
+    };
   }
 
   private async take(

@@ -52,21 +52,28 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
   // those of the requests that arrived together: one commit, and on SQLite one fsync, for all.
   // Rows are written in key order, so two instances' batches lock them in the same order and
   // cannot deadlock on each other.
-  const together = <T, R>(key: (item: T) => string, write: (trx: Kysely<Database>, item: T) => Promise<R>) =>
+  const together = <T, S, R>(
+    key: (item: T) => string,
+    open: (trx: Kysely<Database>) => S,
+    write: (store: S, item: T) => Promise<R>,
+  ) =>
     groupCommit((batch: readonly T[]) =>
       inTransaction(async (trx) => {
+        const store = open(trx);
         const results: R[] = [];
-        for (const i of keyOrder(batch, key)) results[i] = await write(trx, batch[i] as T);
+        for (const i of keyOrder(batch, key)) results[i] = await write(store, batch[i] as T);
         return results;
       }),
     );
   const rotate = together(
     (r: { id: string; rotation: Rotation; now: number }) => r.id,
-    (trx, r) => createSessionStore(trx).rotate(r.id, r.rotation, r.now),
+    createSessionStore,
+    (sessions, r) => sessions.rotate(r.id, r.rotation, r.now),
   );
   const hit = together(
     (h: { key: string; windowMs: number; now: number }) => h.key,
-    (trx, h) => createCounterStore(trx).hit(h.key, h.windowMs, h.now),
+    createCounterStore,
+    (counters, h) => counters.hit(h.key, h.windowMs, h.now),
   );
   return {
     ...root,
