@@ -130,3 +130,21 @@ export async function createDatabase(): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/**
+ * Runs A then B, `rounds` times (A B A B …, so both see the same drift of a shared machine),
+ * and gives each side's results with the per-round ratios of A's throughput to B's.
+ */
+export async function alternate<A extends { rps: number }, B extends { rps: number }>(
+  rounds: number,
+  a: (round: number) => Promise<A>,
+  b: (round: number) => Promise<B>,
+): Promise<{ a: A[]; b: B[]; ratios: number[] }> {
+  const as: A[] = [];
+  const bs: B[] = [];
+  for (let round = 0; round < rounds; round++) {
+    as.push(await a(round));
+    bs.push(await b(round));
+  }
+  return { a: as, b: bs, ratios: as.map((r, i) => r.rps / (bs[i]?.rps ?? Number.NaN)) };
+}

@@ -13,6 +13,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { type ChartRow, chart } from './chart.js';
 import {
+  alternate,
   createDatabase,
   load,
   type Measured,
@@ -82,20 +83,13 @@ async function versus(
   b: () => Promise<{ rps: number; cpuUs?: number }>,
   target?: number,
 ) {
-  const as: Measured[] = [];
-  const ratios: number[] = [];
-  const bs: number[] = [];
-  const bsCpu: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const resultA = await a();
-    const resultB = await b();
-    as.push(resultA);
-    bs.push(resultB.rps);
-    if (resultB.cpuUs !== undefined) bsCpu.push(resultB.cpuUs);
-    ratios.push(resultA.rps / resultB.rps);
+  const { a: as, b: baselines, ratios } = await alternate(ROUNDS, a, b);
+  as.forEach((resultA, round) => {
     if (resultA.errors + resultA.non2xx > 0)
       console.error(`  ${scenario}: ${resultA.errors} errors, ${resultA.non2xx} non-2xx in round ${round + 1}`);
-  }
+  });
+  const bs = baselines.map((r) => r.rps);
+  const bsCpu = baselines.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
   const ratio = median(ratios);
   const row: Row = {
     scenario,

@@ -18,7 +18,17 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { hmacKeyRing } from '../src/tokens/keys.js';
 import { createTokenService } from '../src/tokens/token-service.js';
-import { createDatabase, load, type Measured, median, peakRss, ROOT, type Server, tessera } from './harness.js';
+import {
+  alternate,
+  createDatabase,
+  load,
+  type Measured,
+  median,
+  peakRss,
+  ROOT,
+  type Server,
+  tessera,
+} from './harness.js';
 
 const SCALES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000, '10m': 10_000_000 };
 const SCALE_NAME = process.env.BENCH_SCALE ?? '1m';
@@ -283,13 +293,15 @@ async function side(
   a: [Server, Loaded],
   b: [Server, Loaded],
 ): Promise<Row> {
-  const large: Measured[] = [];
-  const small: Measured[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    large.push(await run(a[0], a[1], round));
-    small.push(await run(b[0], b[1], round));
-  }
-  const ratios = large.map((l, i) => l.rps / (small[i]?.rps ?? 1));
+  const {
+    a: large,
+    b: small,
+    ratios,
+  } = await alternate(
+    ROUNDS,
+    (round) => run(a[0], a[1], round),
+    (round) => run(b[0], b[1], round),
+  );
   const row: Row = {
     scenario,
     large: median(large.map((m) => m.rps)),
