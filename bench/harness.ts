@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -67,14 +67,42 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
-export interface Measured extends LoadResult {
-  /** CPU time the server spent per request: steadier than throughput on a shared machine. */
-  cpuUs?: number;
+/**
+ * CPU seconds used so far by the PostgreSQL and Redis servers on this machine (every process of
+ * theirs: PostgreSQL forks one per connection). They serve Tessera's requests, so a scenario
+ * that uses them counts their CPU with Tessera's. Processes that end between two readings take
+ * their time with them, so a reading spans a steady pool.
+ */
+export function servicesCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm === 'postgres' || comm === 'redis-server' || comm.startsWith('postgres:'))
+        total += cpuSeconds(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total;
 }
 
-/** Runs a load against `server` and measures the CPU the server spent on it. */
-export function load(options: LoadOptions, server?: Server): Promise<Measured> {
+export interface Measured extends LoadResult {
+  /** CPU time the server spent per request (with the services', when counted): steadier than throughput on a shared machine. */
+  cpuUs?: number;
+  /** Of cpuUs, the part PostgreSQL and Redis spent. */
+  servicesCpuUs?: number;
+}
+
+/**
+ * Runs a load against `server` and measures the CPU the server spent on it; with `services`,
+ * PostgreSQL's and Redis' CPU over the same time is added (and reported apart).
+ */
+export function load(options: LoadOptions, server?: Server, services = false): Promise<Measured> {
   const before = server?.child.pid ? cpuSeconds(server.child.pid) : 0;
+  const servicesBefore = services ? servicesCpuSeconds() : 0;
   return new Promise((resolve, reject) => {
     // Through a file: thousands of tokens do not fit on a command line.
     const file = join(mkdtempSync(join(tmpdir(), 'tessera-load-')), 'options.json');
@@ -88,7 +116,11 @@ export function load(options: LoadOptions, server?: Server): Promise<Measured> {
       const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult;
       const requests = result.rps * options.seconds;
       const pid = server?.child.pid;
-      resolve(pid && requests > 0 ? { ...result, cpuUs: ((cpuSeconds(pid) - before) * 1e6) / requests } : result);
+      if (!pid || requests === 0) return resolve(result);
+      const own = ((cpuSeconds(pid) - before) * 1e6) / requests;
+      if (!services) return resolve({ ...result, cpuUs: own });
+      const theirs = ((servicesCpuSeconds() - servicesBefore) * 1e6) / requests;
+      resolve({ ...result, cpuUs: own + theirs, servicesCpuUs: theirs });
     });
   });
 }

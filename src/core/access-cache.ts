@@ -50,8 +50,8 @@ export class AccessCache {
   async resolve(token: string, load: () => Promise<Principal>): Promise<Principal> {
     const entries = this.entries;
     if (entries === undefined) return load();
-    // Observed after the request arrived: a write committed before it is counted.
-    const generation = await this.o.generation.observe();
+    // Counts every write whose writer answered before this request arrived.
+    const generation = await this.o.generation.recent();
     const hit = this.get(entries, token, generation);
     if (hit) return hit;
     const principal = await load();

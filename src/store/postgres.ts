@@ -11,10 +11,11 @@ import {
 } from './generation-triggers.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { sharedGeneration } from './shared-generation.js';
 import { compiledOnce } from './sql/compiled-once.js';
 import { createSqlStores } from './sql/stores.js';
 import type { SqlEngine } from './sql-engine.js';
-import type { EngineStores, Generation, GenerationSource } from './types.js';
+import type { EngineStores, GenerationSource } from './types.js';
 
 const INT8_OID = 20;
 
@@ -156,26 +157,16 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
   return createSqlStores(db, postgresEngine, postgresGeneration(db));
 }
 
-/**
- * One query at a time, shared by every caller that came while it was not yet sent. A caller that
- * comes while a query is out waits for the next one: the query out may have been answered
- * before that caller's request arrived. Under load one round trip serves a whole batch.
- */
+/** The counter, and the log rows above the last read when it moved, in one or two round trips. */
 function postgresGeneration(db: Kysely<Database>): GenerationSource {
   const log = new GenerationLog();
   const counter = compiledOnce(db, () => counterQuery().compile(db));
   const rowsAbove = compiledOnce(db, () => logQuery(0, 0).compile(db));
-  let next: Promise<Generation> | undefined;
-  let out: Promise<unknown> = Promise.resolve();
-  const read = async () => {
-    const value = (await counter())[0]?.value;
-    return log.record(value, log.needsRows(Number(value)) ? await rowsAbove(log.since, value) : []);
-  };
-  const send = () => {
-    next = undefined;
-    const answer = read();
-    out = answer.catch(() => {});
-    return answer;
-  };
-  return { observe: () => (next ??= out.then(send)), purge: () => purgeGenerationLog(db) };
+  return sharedGeneration({
+    read: async () => {
+      const value = (await counter())[0]?.value;
+      return log.record(value, log.needsRows(Number(value)) ? await rowsAbove(log.since, value) : []);
+    },
+    purge: () => purgeGenerationLog(db),
+  });
 }

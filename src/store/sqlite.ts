@@ -138,10 +138,10 @@ function sqliteGeneration(connection: SqliteDatabase.Database, db: Kysely<Databa
       reject(error);
     }
   };
-  return {
-    observe: () => (pending ??= new Promise((resolve, reject) => setImmediate(readNow, resolve, reject))),
-    purge: () => purgeGenerationLog(db),
-  };
+  const observe = () =>
+    (pending ??= new Promise<Generation>((resolve, reject) => setImmediate(readNow, resolve, reject)));
+  // One process owns the file: a read is cheap enough for every request, so writers never wait.
+  return { observe, recent: observe, commitWaitMs: 0, purge: () => purgeGenerationLog(db) };
 }
 
 export async function openSqliteStores(file: string, options: { migrate: boolean }): Promise<EngineStores> {

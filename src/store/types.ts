@@ -231,6 +231,14 @@ export interface GenerationSource {
    * counted. Concurrent callers share one read.
    */
   observe(): Promise<Generation>;
+  /**
+   * The number as a request arriving now may be checked against: it counts every write whose
+   * writer has answered (a writer waits `commitWaitMs` after committing a raise). Where reading
+   * is local (SQLite) this is `observe()`; where it is a round trip, a read a few milliseconds old.
+   */
+  recent(): Promise<Generation>;
+  /** How long a write that raises the number waits after its commit before it returns. */
+  commitWaitMs: number;
   /** Forgets log entries too old to matter; a reader that needs them treats everything as changed. */
   purge(): Promise<number>;
 }

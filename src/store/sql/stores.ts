@@ -10,6 +10,7 @@ import type { SqlEngine } from '../sql-engine.js';
 import type { EngineStores, GenerationSource, Rotation, TransactionStores } from '../types.js';
 import { createApiClientStore } from './api-clients.js';
 import { createAuditStore } from './audit.js';
+import { afterRaisingWrites, revokeThenWait, waitFor } from './commit-wait.js';
 import { createCounterStore } from './counters.js';
 import { createLinkTokenStore } from './link-tokens.js';
 import { createMfaStore } from './mfa.js';
@@ -35,7 +36,8 @@ function transactionStores(db: Kysely<Database>, engine: SqlEngine): Transaction
 }
 
 export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generation: GenerationSource): EngineStores {
-  const root = transactionStores(db, engine);
+  const wait = generation.commitWaitMs > 0 ? () => waitFor(generation.commitWaitMs) : undefined;
+  const root = wait ? afterRaisingWrites(transactionStores(db, engine), wait) : transactionStores(db, engine);
   const counters = createCounterStore(db);
   const inTransaction = async <T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
@@ -46,8 +48,16 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
       }
     }
   };
-  const transaction: EngineStores['transaction'] = (work) =>
-    inTransaction((trx) => work(transactionStores(trx, engine)));
+  const transaction: EngineStores['transaction'] = async (work) => {
+    if (!wait) return inTransaction((trx) => work(transactionStores(trx, engine)));
+    let raised = false;
+    const raise = () => {
+      raised = true;
+    };
+    const result = await inTransaction((trx) => work(afterRaisingWrites(transactionStores(trx, engine), raise)));
+    if (raised) await wait();
+    return result;
+  };
   // The two writes nearly every refresh makes (its rate-limit count, its rotation) commit with
   // those of the requests that arrived together: one commit, and on SQLite one fsync, for all.
   // Rows are written in key order, so two instances' batches lock them in the same order and
@@ -80,7 +90,7 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
     sessions: { ...root.sessions, rotate: (id, rotation, now) => rotate({ id, rotation, now }) },
     transaction,
     generation,
-    durableRevocations: createRevocationStore(db),
+    durableRevocations: wait ? revokeThenWait(createRevocationStore(db), wait) : createRevocationStore(db),
     apiClients: createApiClientStore(db, engine),
     counters: { ...counters, hit: (key, windowMs, now) => hit({ key, windowMs, now }) },
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
