@@ -34,8 +34,8 @@ const options = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as LoadO
 const url = new URL(options.url);
 if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error('load goes to loopback only');
 
-type Context = { token?: string };
 let next = 0;
+const heads = options.mode === 'refresh' ? [...(options.tokens ?? [])] : [];
 const unique = Math.random().toString(36).slice(2, 8);
 const json = { 'content-type': 'application/json' };
 
@@ -86,13 +86,17 @@ const requests: autocannon.Request[] =
           ]
         : [
             {
+              // The heads of the rotation chains: a request takes one, its answer puts back the
+              // successor. (Not autocannon's context: it is cleared each time the request list
+              // starts over, here at every request, which sent the first tokens again and again:
+              // answered from the reuse window, not rotated.)
               method: 'POST',
-              setupRequest: (request, context: Context) => {
-                context.token ??= options.tokens?.[next++ % (options.tokens?.length ?? 1)];
-                return { ...request, headers: { authorization: `Bearer ${context.token}` } };
+              setupRequest: (request) => {
+                const token = heads.shift() ?? 'no-chain-left';
+                return { ...request, headers: { authorization: `Bearer ${token}` } };
               },
-              onResponse: (status, body, context: Context) => {
-                if (status === 200) context.token = (JSON.parse(body) as { refresh_token: string }).refresh_token;
+              onResponse: (status, body) => {
+                if (status === 200) heads.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
               },
             },
           ];

@@ -50,6 +50,62 @@ describe('group commit', () => {
 
 for (const engine of ENGINES) {
   describe(`refresh rotations committed together [${engine}]`, () => {
+    it('applies rotations of one session in one batch one after the other: at most one per current token', async (t) => {
+      const { app, stores, clock } = await startApp(t, engine);
+      const user = await signUp(app);
+      const sid = String(
+        JSON.parse(Buffer.from(user.tokens.refresh_token.split('.')[1] ?? '', 'base64url').toString()).sid,
+      );
+      const current = (await stores.sessions.find(sid))?.refreshJti ?? '';
+      const rotation = (fromJti: string, toJti: string) => ({
+        fromJti,
+        toJti,
+        issuedAt: 1,
+        expiresAt: clock.now() + 60_000,
+      });
+      // Called in one turn: one batch.
+      const results = await Promise.all([
+        stores.sessions.rotate(sid, rotation(current, 'next'), clock.now()),
+        stores.sessions.rotate(sid, rotation('next', 'after'), clock.now()),
+        stores.sessions.rotate(sid, rotation(current, 'branch'), clock.now()),
+        stores.sessions.rotate('no-such-session', rotation(current, 'x'), clock.now()),
+      ]);
+      assert.deepEqual(results, [true, true, false, false]);
+      const session = await stores.sessions.find(sid);
+      assert.equal(session?.refreshJti, 'after');
+      assert.equal(session?.previousJti, 'next');
+    });
+
+    it('looks up sessions asked for together in one statement, each answer in its place', async (t) => {
+      const { app, stores } = await startApp(t, engine);
+      const [a, b] = [await signUp(app), await signUp(app)];
+      const sid = (u: { tokens: Tokens }) =>
+        String(JSON.parse(Buffer.from(u.tokens.access_token.split('.')[1] ?? '', 'base64url').toString()).sid);
+      const found = await Promise.all(
+        [sid(a), sid(b), sid(a), 'no-such-session'].map((id) => stores.sessions.findWithUser(id)),
+      );
+      assert.deepEqual(
+        found.map((f) => f && [f.session.id, f.user.id]),
+        [[sid(a), a.userId], [sid(b), b.userId], [sid(a), a.userId], undefined],
+      );
+    });
+
+    it('counts hits on one counter in one batch each once, in order', async (t) => {
+      const { stores, clock } = await startApp(t, engine);
+      const now = clock.now();
+      const hits = await Promise.all([
+        ...Array.from({ length: 5 }, () => stores.counters.hit('batch-a', 60_000, now)),
+        stores.counters.hit('batch-b', 60_000, now),
+        stores.counters.hit('batch-a', 60_000, now),
+      ]);
+      assert.deepEqual(
+        hits.map((h) => h.count),
+        [1, 2, 3, 4, 5, 1, 6],
+      );
+      assert.equal((await stores.counters.hit('batch-a', 60_000, now)).count, 7);
+      assert.equal((await stores.counters.peek('batch-b', 60_000, now)).count, 1);
+    });
+
     it('rotates 40 sessions refreshed at once, each once; every new token works and every old one is spent', async (t) => {
       const test = await startApp(t, engine, { env: { REFRESH_REUSE_INTERVAL: '0' } });
       const users = await Promise.all(Array.from({ length: 40 }, () => signUp(test.app)));

@@ -2,7 +2,8 @@
  * Group commit: calls that arrive while a commit is under way wait and then commit together, in
  * one transaction of their own. Under load one fsync (SQLite) or one commit (PostgreSQL) serves a
  * whole batch; alone, a call commits at the next turn of the event loop. No caller hears its
- * result before the transaction that holds its write has committed.
+ * result before the transaction that holds its write has committed. The same serves a hot read:
+ * lookups that arrive together share one statement, each made after its caller arrived.
  */
 export function groupCommit<T, R>(commit: (items: readonly T[]) => Promise<readonly R[]>): (item: T) => Promise<R> {
   interface Waiting {

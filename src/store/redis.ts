@@ -57,7 +57,18 @@ export function createRedisMirror(
     commandTimeout: options.timeoutMs,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     lazyConnect: false,
+    // Commands issued in one turn of the event loop go out in one write: under load, one
+    // round trip serves the rate-limit counts and revocation checks of many requests.
+    enableAutoPipelining: true,
   });
+  // A fixed window's count and its expiry in one atomic command (one round trip, no MULTI).
+  const hitScript = {
+    numberOfKeys: 1,
+    lua: "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
+  };
+  client.defineCommand('tesseraHit', hitScript);
+  const hitCounter = (windowKey: string, ttlMs: number): Promise<unknown> =>
+    (client as unknown as { tesseraHit(key: string, ttl: number): Promise<unknown> }).tesseraHit(windowKey, ttlMs);
   let reportedDown = false;
   client.on('error', (error: Error) => {
     if (!reportedDown) options.warn('Redis unreachable; revocation checks use the database', { reason: error.message });
@@ -130,12 +141,7 @@ export function createRedisMirror(
       if (client.status !== 'ready') return durableCounters.hit(name, windowMs, nowMs);
       const { windowKey, resetAt } = windowOf(name, windowMs, nowMs);
       try {
-        const results = await client
-          .multi()
-          .incr(counterKey(windowKey))
-          .pexpire(counterKey(windowKey), Math.max(1, resetAt - nowMs))
-          .exec();
-        const count = results?.[0]?.[1];
+        const count = await hitCounter(counterKey(windowKey), Math.max(1, resetAt - nowMs));
         if (typeof count !== 'number') throw new Error('unexpected INCR reply');
         return { count, resetAt };
       } catch {

@@ -146,6 +146,11 @@ export interface SessionRecord {
   amr: string[];
 }
 
+export interface SessionWithUser {
+  session: SessionRecord;
+  user: UserRecord;
+}
+
 export interface Rotation {
   fromJti: string;
   toJti: string;
@@ -157,7 +162,7 @@ export interface SessionStore {
   insert(session: SessionRecord): Promise<void>;
   find(id: string): Promise<SessionRecord | undefined>;
   /** The session and its user in one lookup: what every authenticated request needs. */
-  findWithUser(id: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
+  findWithUser(id: string): Promise<SessionWithUser | undefined>;
   /**
    * Atomic compare-and-set: moves the session to `toJti` only if `fromJti` is still current and
    * the session has not ended. Exactly one of any number of concurrent callers gets true.

@@ -1,20 +1,13 @@
 import { type Kysely, sql } from 'kysely';
 import { windowOf } from '../rate-window.js';
 import type { Database } from '../schema.js';
-import type { CounterStore } from '../types.js';
+import type { CounterStore, CounterWindow } from '../types.js';
 
 export function createCounterStore(db: Kysely<Database>): CounterStore {
   return {
     async hit(key, windowMs, now) {
-      const { windowKey, resetAt } = windowOf(key, windowMs, now);
-      // One atomic upsert: concurrent hits from any number of instances all count.
-      const row = await db
-        .insertInto('rate_counters')
-        .values({ key: windowKey, count: 1, reset_at: resetAt })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ count: sql<number>`rate_counters.count + 1` }))
-        .returning('count')
-        .executeTakeFirstOrThrow();
-      return { count: Number(row.count), resetAt };
+      const [counted] = await hitCounters(db, [{ key, windowMs, now }]);
+      return counted as CounterWindow;
     },
     async peek(key, windowMs, now) {
       const { windowKey, resetAt } = windowOf(key, windowMs, now);
@@ -32,4 +25,45 @@ export function createCounterStore(db: Kysely<Database>): CounterStore {
       return Number(result.numDeletedRows);
     },
   };
+}
+
+export interface CounterHit {
+  key: string;
+  windowMs: number;
+  now: number;
+}
+
+/**
+ * Hits counted in one atomic upsert: one round trip (and, outside a transaction, one commit) for
+ * all. Hits on one counter are added together and each caller gets the count it would have got
+ * alone, in the order given (so concurrent hits from any number of instances all count). Rows are
+ * locked in the order given, so callers pass them in key order.
+ */
+export async function hitCounters(db: Kysely<Database>, hits: readonly CounterHit[]): Promise<CounterWindow[]> {
+  const groups = new Map<string, { resetAt: number; callers: number[] }>();
+  hits.forEach(({ key, windowMs, now }, i) => {
+    const { windowKey, resetAt } = windowOf(key, windowMs, now);
+    const group = groups.get(windowKey);
+    if (group) group.callers.push(i);
+    else groups.set(windowKey, { resetAt, callers: [i] });
+  });
+  const values = sql.join(
+    [...groups].map(
+      ([windowKey, g]) => sql`(${windowKey}, cast(${g.callers.length} as bigint), cast(${g.resetAt} as bigint))`,
+    ),
+  );
+  const { rows } = await sql<{ key: string; count: unknown }>`insert into rate_counters (key, count, reset_at)
+    values ${values}
+    on conflict (key) do update set count = rate_counters.count + excluded.count
+    returning key, count`.execute(db);
+  const results: CounterWindow[] = [];
+  for (const row of rows) {
+    const group = groups.get(row.key);
+    if (!group) continue;
+    const first = Number(row.count) - group.callers.length + 1;
+    group.callers.forEach((caller, k) => {
+      results[caller] = { count: first + k, resetAt: group.resetAt };
+    });
+  }
+  return results;
 }

@@ -1,29 +1,71 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from '../schema.js';
-import type { Rotation, SessionStore } from '../types.js';
+import type { Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
 import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
 import { toSession, toUser } from './rows.js';
 
+/** A session joined with its user: what every authenticated request needs, in one lookup. */
+const withUser = (db: Kysely<Database>) =>
+  db
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .selectAll('s')
+    .select([
+      'u.username',
+      'u.email',
+      'u.password_hash',
+      'u.roles',
+      'u.disabled',
+      'u.created_at as user_created_at',
+      'u.updated_at as user_updated_at',
+      'u.email_verified_at',
+    ]);
+
+type WithUserRow = Awaited<ReturnType<ReturnType<typeof withUser>['execute']>>[number];
+
+function toSessionWithUser(row: WithUserRow): SessionWithUser {
+  const user = toUser({
+    id: row.user_id,
+    username: row.username,
+    username_key: '',
+    email: row.email,
+    email_key: '',
+    password_hash: row.password_hash,
+    roles: row.roles,
+    disabled: row.disabled,
+    created_at: row.user_created_at,
+    updated_at: row.user_updated_at,
+    email_verified_at: row.email_verified_at,
+  });
+  return { session: toSession(row), user };
+}
+
+/** Bounds the parameters of one statement (PostgreSQL allows 65,535, SQLite 32,766). */
+const ROWS_PER_STATEMENT = 500;
+
+/**
+ * Many sessions with their users in one statement (a round trip for all), each answer in the
+ * place of its id; undefined where there is none.
+ */
+export async function findSessionsWithUsers(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<(SessionWithUser | undefined)[]> {
+  const unique = [...new Set(ids)];
+  const rows = new Map<string, WithUserRow>();
+  for (let start = 0; start < unique.length; start += ROWS_PER_STATEMENT) {
+    const chunk = unique.slice(start, start + ROWS_PER_STATEMENT);
+    for (const row of await withUser(db).where('s.id', 'in', chunk).execute()) rows.set(row.id, row);
+  }
+  return ids.map((id) => {
+    const row = rows.get(id);
+    return row && toSessionWithUser(row);
+  });
+}
+
 export function createSessionStore(db: Kysely<Database>): SessionStore {
-  const sessionWithUser = compiledOnce(db, () =>
-    db
-      .selectFrom('sessions as s')
-      .innerJoin('users as u', 'u.id', 's.user_id')
-      .selectAll('s')
-      .select([
-        'u.username',
-        'u.email',
-        'u.password_hash',
-        'u.roles',
-        'u.disabled',
-        'u.created_at as user_created_at',
-        'u.updated_at as user_updated_at',
-        'u.email_verified_at',
-      ])
-      .where('s.id', '=', '')
-      .compile(),
-  );
+  const sessionWithUser = compiledOnce(db, () => withUser(db).where('s.id', '=', '').compile());
   return {
     async insert(s) {
       await db
@@ -53,38 +95,11 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
     },
     async findWithUser(id) {
       const [row] = await sessionWithUser(id);
-      if (!row) return undefined;
-      const user = toUser({
-        id: row.user_id,
-        username: row.username,
-        username_key: '',
-        email: row.email,
-        email_key: '',
-        password_hash: row.password_hash,
-        roles: row.roles,
-        disabled: row.disabled,
-        created_at: row.user_created_at,
-        updated_at: row.user_updated_at,
-        email_verified_at: row.email_verified_at,
-      });
-      return { session: toSession(row), user };
+      return row && toSessionWithUser(row);
     },
-    async rotate(id, r: Rotation, now) {
-      const result = await db
-        .updateTable('sessions')
-        .set({
-          previous_jti: r.fromJti,
-          refresh_jti: r.toJti,
-          refresh_issued_at: r.issuedAt,
-          rotated_at: now,
-          last_used_at: now,
-          expires_at: r.expiresAt,
-        })
-        .where('id', '=', id)
-        .where('refresh_jti', '=', r.fromJti)
-        .where('ended_at', 'is', null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+    async rotate(id, rotation, now) {
+      const [rotated = false] = await rotateSessions(db, [{ id, rotation, now }]);
+      return rotated;
     },
     async end(id, reason, now) {
       const result = await db
@@ -131,4 +146,52 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
       return purged;
     },
   };
+}
+
+export interface SessionRotation {
+  id: string;
+  rotation: Rotation;
+  now: number;
+}
+
+/**
+ * Rotations as compare-and-sets, many in one statement: one round trip (and, outside a
+ * transaction, one commit) for all. Each moves its session to `toJti` only if `fromJti` is still
+ * current and the session has not ended. Rows are locked in the order given, so callers pass them
+ * in key order. Two rotations of one session go in successive statements, so they apply one after
+ * the other and at most one of them succeeds, as if made one by one.
+ */
+export async function rotateSessions(db: Kysely<Database>, rotations: readonly SessionRotation[]): Promise<boolean[]> {
+  const results = rotations.map(() => false);
+  let pending = rotations.map((_, i) => i);
+  while (pending.length > 0) {
+    const seen = new Set<string>();
+    const now: number[] = [];
+    const later: number[] = [];
+    for (const i of pending) {
+      const { id } = rotations[i] as SessionRotation;
+      if (seen.has(id) || now.length === ROWS_PER_STATEMENT) later.push(i);
+      else {
+        seen.add(id);
+        now.push(i);
+      }
+    }
+    // VALUES columns are column1, column2, … on both engines; parameters typed by cast.
+    const values = sql.join(
+      now.map((i) => {
+        const { id, rotation: r, now: at } = rotations[i] as SessionRotation;
+        return sql`(${id}, ${r.fromJti}, ${r.toJti}, cast(${r.issuedAt} as bigint), cast(${at} as bigint), cast(${r.expiresAt} as bigint))`;
+      }),
+    );
+    const { rows } = await sql<{ id: string }>`update sessions set
+        previous_jti = v.column2, refresh_jti = v.column3, refresh_issued_at = v.column4,
+        rotated_at = v.column5, last_used_at = v.column5, expires_at = v.column6
+      from (values ${values}) as v
+      where sessions.id = v.column1 and sessions.refresh_jti = v.column2 and sessions.ended_at is null
+      returning sessions.id`.execute(db);
+    const rotated = new Set(rows.map((row) => row.id));
+    for (const i of now) results[i] = rotated.has((rotations[i] as SessionRotation).id);
+    pending = later;
+  }
+  return results;
 }

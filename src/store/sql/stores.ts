@@ -7,17 +7,17 @@ import { groupCommit } from '../group-commit.js';
 import { isNetworkFailure } from '../network-errors.js';
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
-import type { EngineStores, GenerationSource, Rotation, TransactionStores } from '../types.js';
+import type { EngineStores, GenerationSource, TransactionStores } from '../types.js';
 import { createApiClientStore } from './api-clients.js';
 import { createAuditStore } from './audit.js';
 import { afterRaisingWrites, revokeThenWait, waitFor } from './commit-wait.js';
-import { createCounterStore } from './counters.js';
+import { type CounterHit, createCounterStore, hitCounters } from './counters.js';
 import { createLinkTokenStore } from './link-tokens.js';
 import { createMfaStore } from './mfa.js';
 import { createOutboxStore } from './outbox.js';
 import { createPasskeyStore } from './passkeys.js';
 import { createRevocationStore } from './revocations.js';
-import { createSessionStore } from './sessions.js';
+import { createSessionStore, findSessionsWithUsers, rotateSessions, type SessionRotation } from './sessions.js';
 import { createUserStore } from './users.js';
 
 /** How many times a transaction the engine aborted for a conflict is run again. */
@@ -39,15 +39,18 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
   const wait = generation.commitWaitMs > 0 ? () => waitFor(generation.commitWaitMs) : undefined;
   const root = wait ? afterRaisingWrites(transactionStores(db, engine), wait) : transactionStores(db, engine);
   const counters = createCounterStore(db);
-  const inTransaction = async <T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> => {
+  /** Runs `work` again when the engine aborted it for a conflict (a deadlock); the other side committed. */
+  const retryingConflicts = async <T>(work: () => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await db.transaction().execute(work);
+        return await work();
       } catch (error) {
         if (attempt >= CONFLICT_RETRIES || !engine.isConflict(error)) throw error;
       }
     }
   };
+  const inTransaction = <T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> =>
+    retryingConflicts(() => db.transaction().execute(work));
   const transaction: EngineStores['transaction'] = async (work) => {
     if (!wait) return inTransaction((trx) => work(transactionStores(trx, engine)));
     let raised = false;
@@ -58,36 +61,36 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
     if (raised) await wait();
     return result;
   };
-  // The two writes nearly every refresh makes (its rate-limit count, its rotation) commit with
-  // those of the requests that arrived together: one commit, and on SQLite one fsync, for all.
-  // Rows are written in key order, so two instances' batches lock them in the same order and
-  // cannot deadlock on each other.
-  const together = <T, S, R>(
-    key: (item: T) => string,
-    open: (trx: Kysely<Database>) => S,
-    write: (store: S, item: T) => Promise<R>,
-  ) =>
-    groupCommit((batch: readonly T[]) =>
-      inTransaction(async (trx) => {
-        const store = open(trx);
-        const results: R[] = [];
-        for (const i of keyOrder(batch, key)) results[i] = await write(store, batch[i] as T);
-        return results;
-      }),
-    );
+  // The two writes nearly every refresh makes (its rate-limit count, its rotation) are made with
+  // those of the requests that arrived together: one statement each, so one round trip and one
+  // commit (on SQLite one fsync) for all. Rows go in key order, so two instances' statements lock
+  // them in the same order and cannot deadlock on each other.
+  const together = <T, R>(key: (item: T) => string, write: (items: readonly T[]) => Promise<R[]>) =>
+    groupCommit(async (batch: readonly T[]) => {
+      const order = keyOrder(batch, key);
+      const written = await retryingConflicts(() => write(order.map((i) => batch[i] as T)));
+      const results: R[] = [];
+      order.forEach((i, k) => {
+        results[i] = written[k] as R;
+      });
+      return results;
+    });
   const rotate = together(
-    (r: { id: string; rotation: Rotation; now: number }) => r.id,
-    createSessionStore,
-    (sessions, r) => sessions.rotate(r.id, r.rotation, r.now),
+    (r: SessionRotation) => r.id,
+    (rotations) => rotateSessions(db, rotations),
   );
+  // The lookup every authenticated request makes that the access cache does not answer (every
+  // refresh, every first use of an access token): those that arrive together share a statement.
+  // A lookup that arrives while one is out waits for the next, so it sees every write committed
+  // before it arrived.
+  const findWithUser = groupCommit((ids: readonly string[]) => findSessionsWithUsers(db, ids));
   const hit = together(
-    (h: { key: string; windowMs: number; now: number }) => h.key,
-    createCounterStore,
-    (counters, h) => counters.hit(h.key, h.windowMs, h.now),
+    (h: CounterHit) => h.key,
+    (hits) => hitCounters(db, hits),
   );
   return {
     ...root,
-    sessions: { ...root.sessions, rotate: (id, rotation, now) => rotate({ id, rotation, now }) },
+    sessions: { ...root.sessions, findWithUser, rotate: (id, rotation, now) => rotate({ id, rotation, now }) },
     transaction,
     generation,
     durableRevocations: wait ? revokeThenWait(createRevocationStore(db), wait) : createRevocationStore(db),
