@@ -75,7 +75,7 @@ export class AccountService {
     const problems = [
       ...usernameProblems(input.username),
       ...emailProblems(input.email),
-      ...passwordProblems(input.password, this.o.passwordRules),
+      ...(await passwordProblems(input.password, this.o.passwordRules)),
     ];
     if (problems.length > 0) throw validationFailed(problems);
     const username = normalizeUsername(input.username);
@@ -178,7 +178,7 @@ export class AccountService {
     if (!(await this.o.hasher.verify(user.passwordHash, current))) {
       throw new AppError('invalid_credentials', 'The current password is incorrect.');
     }
-    const problems = passwordProblems(next, this.o.passwordRules, 'new_password');
+    const problems = await passwordProblems(next, this.o.passwordRules, 'new_password');
     if (problems.length > 0) throw validationFailed(problems);
     const hash = await this.o.hasher.hash(next);
     const now = this.o.clock.now();

@@ -129,7 +129,7 @@ export class EmailFlowService {
    * password leaves the link usable. Every session of the user ends in the same transaction.
    */
   async resetPassword(token: string, newPassword: string, client: ClientInfo | null): Promise<void> {
-    const problems = passwordProblems(newPassword, this.o.passwordRules, 'new_password');
+    const problems = await passwordProblems(newPassword, this.o.passwordRules, 'new_password');
     if (problems.length > 0) throw validationFailed(problems);
     if (!looksLikeLinkToken(token)) throw invalidLink();
     const outbox = this.requireOutbox();
