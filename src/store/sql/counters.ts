@@ -56,13 +56,13 @@ export async function hitCounters(db: Kysely<Database>, hits: readonly CounterHi
     values ${values}
     on conflict (key) do update set count = rate_counters.count + excluded.count
     returning key, count`.execute(db);
+  const counted = new Map(rows.map((row) => [row.key, Number(row.count)]));
   const results: CounterWindow[] = [];
-  for (const row of rows) {
-    const group = groups.get(row.key);
-    if (!group) continue;
-    const first = Number(row.count) - group.callers.length + 1;
+  for (const [windowKey, group] of groups) {
+    const total = counted.get(windowKey);
+    if (total === undefined) throw new Error(`rate counter ${windowKey} was not returned by its upsert`);
     group.callers.forEach((caller, k) => {
-      results[caller] = { count: first + k, resetAt: group.resetAt };
+      results[caller] = { count: total - group.callers.length + 1 + k, resetAt: group.resetAt };
     });
   }
   return results;
