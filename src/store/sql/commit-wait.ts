@@ -9,15 +9,18 @@ import type { DurableRevocationStore, TransactionStores } from '../types.js';
 
 type Write<A extends unknown[], R> = (...args: A) => Promise<R>;
 
-/** `stores` with every raising write followed by `after` (awaited before the write returns). */
+/** `write`, then `after` (awaited before the write returns). */
+const followedBy =
+  <A extends unknown[], R>(write: Write<A, R>, after: () => Promise<void> | void): Write<A, R> =>
+  async (...args) => {
+    const result = await write(...args);
+    await after();
+    return result;
+  };
+
+/** `stores` with every raising write followed by `after`. */
 export function afterRaisingWrites(stores: TransactionStores, after: () => Promise<void> | void): TransactionStores {
-  const then =
-    <A extends unknown[], R>(write: Write<A, R>): Write<A, R> =>
-    async (...args) => {
-      const result = await write(...args);
-      await after();
-      return result;
-    };
+  const then = <A extends unknown[], R>(write: Write<A, R>) => followedBy(write, after);
   const { users, sessions } = stores;
   return {
     ...stores,
@@ -34,14 +37,7 @@ export function afterRaisingWrites(stores: TransactionStores, after: () => Promi
 }
 
 export function revokeThenWait(revocations: DurableRevocationStore, wait: () => Promise<void>): DurableRevocationStore {
-  return {
-    ...revocations,
-    revoke: async (jti, expiresAt) => {
-      const outcome = await revocations.revoke(jti, expiresAt);
-      await wait();
-      return outcome;
-    },
-  };
+  return { ...revocations, revoke: followedBy(revocations.revoke, wait) };
 }
 
 /** Resolves `ms` after it was called by the monotonic clock (a timer alone may fire early by the loop's lag). */
