@@ -3,12 +3,9 @@ import { windowOf } from '../rate-window.js';
 import type { Database } from '../schema.js';
 import type { CounterStore, CounterWindow } from '../types.js';
 
-export function createCounterStore(db: Kysely<Database>): CounterStore {
+/** Counting itself (`hit`) is `hitCounters`, many hits a statement: the stores batch it. */
+export function createCounterStore(db: Kysely<Database>): Omit<CounterStore, 'hit'> {
   return {
-    async hit(key, windowMs, now) {
-      const [counted] = await hitCounters(db, [{ key, windowMs, now }]);
-      return counted as CounterWindow;
-    },
     async peek(key, windowMs, now) {
       const { windowKey, resetAt } = windowOf(key, windowMs, now);
       const row = await db.selectFrom('rate_counters').select('count').where('key', '=', windowKey).executeTakeFirst();
