@@ -80,8 +80,7 @@ export function servicesCpuSeconds(): number {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (comm === 'postgres' || comm === 'redis-server' || comm.startsWith('postgres:'))
-        total += cpuSeconds(Number(entry));
+      if (comm === 'postgres' || comm === 'redis-server') total += cpuSeconds(Number(entry));
     } catch {
       // the process ended while we looked
     }
