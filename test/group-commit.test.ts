@@ -90,6 +90,17 @@ for (const engine of ENGINES) {
       );
     });
 
+    it('counts a batch of more distinct counters than one statement may carry', async (t) => {
+      const { stores, clock } = await startApp(t, engine);
+      const now = clock.now();
+      // 11,000 counters × 3 parameters is over SQLite's 32,766 parameters a statement.
+      const hits = await Promise.all(
+        Array.from({ length: 11_000 }, (_, i) => stores.counters.hit(`many-${i}`, 60_000, now)),
+      );
+      assert.ok(hits.every((h) => h.count === 1));
+      assert.equal((await stores.counters.peek('many-10999', 60_000, now)).count, 1);
+    });
+
     it('counts hits on one counter in one batch each once, in order', async (t) => {
       const { stores, clock } = await startApp(t, engine);
       const now = clock.now();

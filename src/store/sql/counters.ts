@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { windowOf } from '../rate-window.js';
 import type { Database } from '../schema.js';
 import type { CounterStore, CounterWindow } from '../types.js';
+import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
 /** Counting itself (`hit`) is `hitCounters`, many hits a statement: the stores batch it. */
 export function createCounterStore(db: Kysely<Database>): Omit<CounterStore, 'hit'> {
@@ -31,8 +32,8 @@ export interface CounterHit {
 }
 
 /**
- * Hits counted in one atomic upsert: one round trip (and, outside a transaction, one commit) for
- * all. Hits on one counter are added together and each caller gets the count it would have got
+ * Hits counted in one atomic upsert (one per ROWS_PER_STATEMENT counters): one round trip (and,
+ * outside a transaction, one commit) for all. Hits on one counter are added together and each caller gets the count it would have got
  * alone, in the order given (so concurrent hits from any number of instances all count). Rows are
  * locked in the order given, so callers pass them in key order.
  */
@@ -44,16 +45,22 @@ export async function hitCounters(db: Kysely<Database>, hits: readonly CounterHi
     if (group) group.callers.push(i);
     else groups.set(windowKey, { resetAt, callers: [i] });
   });
-  const values = sql.join(
-    [...groups].map(
-      ([windowKey, g]) => sql`(${windowKey}, cast(${g.callers.length} as bigint), cast(${g.resetAt} as bigint))`,
-    ),
-  );
-  const { rows } = await sql<{ key: string; count: unknown }>`insert into rate_counters (key, count, reset_at)
-    values ${values}
-    on conflict (key) do update set count = rate_counters.count + excluded.count
-    returning key, count`.execute(db);
-  const counted = new Map(rows.map((row) => [row.key, Number(row.count)]));
+  const counted = new Map<string, number>();
+  const entries = [...groups];
+  for (let start = 0; start < entries.length; start += ROWS_PER_STATEMENT) {
+    const values = sql.join(
+      entries
+        .slice(start, start + ROWS_PER_STATEMENT)
+        .map(
+          ([windowKey, g]) => sql`(${windowKey}, cast(${g.callers.length} as bigint), cast(${g.resetAt} as bigint))`,
+        ),
+    );
+    const { rows } = await sql<{ key: string; count: unknown }>`insert into rate_counters (key, count, reset_at)
+      values ${values}
+      on conflict (key) do update set count = rate_counters.count + excluded.count
+      returning key, count`.execute(db);
+    for (const row of rows) counted.set(row.key, Number(row.count));
+  }
   const results: CounterWindow[] = [];
   for (const [windowKey, group] of groups) {
     const total = counted.get(windowKey);

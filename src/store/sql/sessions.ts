@@ -4,6 +4,7 @@ import type { Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
 import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
 import { toSession, toUser } from './rows.js';
+import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
 /** A session joined with its user: what every authenticated request needs, in one lookup. */
 const withUser = (db: Kysely<Database>) =>
@@ -40,9 +41,6 @@ function toSessionWithUser(row: WithUserRow): SessionWithUser {
   });
   return { session: toSession(row), user };
 }
-
-/** Bounds the parameters of one statement (PostgreSQL allows 65,535, SQLite 32,766). */
-const ROWS_PER_STATEMENT = 500;
 
 /**
  * Many sessions with their users in one statement (a round trip for all), each answer in the
