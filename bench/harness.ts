@@ -67,25 +67,46 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
-/**
- * CPU seconds used so far by the PostgreSQL and Redis servers on this machine (every process of
- * theirs: PostgreSQL forks one per connection). They serve Tessera's requests, so a scenario
- * that uses them counts their CPU with Tessera's. Processes that end between two readings take
- * their time with them, so a reading spans a steady pool.
- */
-export function servicesCpuSeconds(): number {
-  let total = 0;
+/** The pids and CPU seconds so far of the PostgreSQL and Redis servers' processes on this machine. */
+function servicesCpu(): Map<number, number> {
+  const found = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (comm === 'postgres' || comm === 'redis-server') total += cpuSeconds(Number(entry));
+      if (comm === 'postgres' || comm === 'redis-server') found.set(Number(entry), cpuSeconds(Number(entry)));
     } catch {
       // the process ended while we looked
     }
   }
-  return total;
+  return found;
+}
+
+/**
+ * Counts the CPU PostgreSQL and Redis spend from now until `stop()`: every process of theirs
+ * (PostgreSQL forks one per connection). They serve Tessera's requests, so a scenario that uses
+ * them counts their CPU with Tessera's. Sampled per process, because connections come and go
+ * during a run: a total taken twice would lose the whole lifetime of a backend the pool closed
+ * meanwhile (an idle one from before the run, say) and could even come out below zero. A process
+ * that ends loses only its time since the last sample; one that starts counts from its fork.
+ */
+export function servicesCpuCounter(intervalMs = 100): { stop: () => number } {
+  let last = servicesCpu();
+  let total = 0;
+  const sample = () => {
+    const now = servicesCpu();
+    for (const [pid, seconds] of now) total += seconds - (last.get(pid) ?? 0);
+    last = now;
+  };
+  const timer = setInterval(sample, intervalMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return total;
+    },
+  };
 }
 
 export interface Measured extends LoadResult {
@@ -101,7 +122,7 @@ export interface Measured extends LoadResult {
  */
 export function load(options: LoadOptions, server?: Server, services = false): Promise<Measured> {
   const before = server?.child.pid ? cpuSeconds(server.child.pid) : 0;
-  const servicesBefore = services ? servicesCpuSeconds() : 0;
+  const servicesCounter = services ? servicesCpuCounter() : undefined;
   return new Promise((resolve, reject) => {
     // Through a file: thousands of tokens do not fit on a command line.
     const file = join(mkdtempSync(join(tmpdir(), 'tessera-load-')), 'options.json');
@@ -111,14 +132,15 @@ export function load(options: LoadOptions, server?: Server, services = false): P
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => process.stderr.write(chunk));
     child.on('exit', (code) => {
+      const servicesSeconds = servicesCounter?.stop();
       if (code !== 0) return reject(new Error(`load exited ${code}`));
       const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult;
       const requests = result.rps * options.seconds;
       const pid = server?.child.pid;
       if (!pid || requests === 0) return resolve(result);
       const own = ((cpuSeconds(pid) - before) * 1e6) / requests;
-      if (!services) return resolve({ ...result, cpuUs: own });
-      const theirs = ((servicesCpuSeconds() - servicesBefore) * 1e6) / requests;
+      if (servicesSeconds === undefined) return resolve({ ...result, cpuUs: own });
+      const theirs = (servicesSeconds * 1e6) / requests;
       resolve({ ...result, cpuUs: own + theirs, servicesCpuUs: theirs });
     });
   });

@@ -87,6 +87,10 @@ async function versus(
   b: () => Promise<{ rps: number; cpuUs?: number }>,
   target?: number,
 ) {
+  // One unmeasured round each first: a first round pays for V8 compiling the scenario's code
+  // path (a fifth of refresh's CPU then, measured), which a long-running server pays once.
+  await a();
+  await b();
   const { a: as, b: baselines, ratios } = await alternate(ROUNDS, a, b);
   as.forEach((resultA, round) => {
     if (resultA.errors + resultA.non2xx > 0)
@@ -152,7 +156,7 @@ async function main() {
   console.error(
     `Machine: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
   );
-  console.error(`Rounds: ${ROUNDS} × ${SECONDS} s each side, ${CONNECTIONS} connections`);
+  console.error(`Rounds: one unmeasured, then ${ROUNDS} × ${SECONDS} s each side, ${CONNECTIONS} connections`);
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
 
   const bare = await start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], {});
