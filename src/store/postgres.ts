@@ -1,5 +1,5 @@
 /** PostgreSQL through a pg pool: the shared store for any number of instances. */
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, sql } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { counterQuery, GenerationLog, logQuery, purgeGenerationLog } from './generation-log.js';
@@ -13,8 +13,9 @@ import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { sharedGeneration } from './shared-generation.js';
 import { compiledOnce } from './sql/compiled-once.js';
+import { statementName } from './sql/named-statement.js';
 import { createSqlStores } from './sql/stores.js';
-import type { SqlEngine } from './sql-engine.js';
+import { type SqlEngine, valuesColumns } from './sql-engine.js';
 import type { EngineStores, GenerationSource } from './types.js';
 
 const INT8_OID = 20;
@@ -64,6 +65,8 @@ export const postgresEngine: SqlEngine = {
   isConflict: (error) =>
     error instanceof Error && 'code' in error && (error.code === '40P01' || error.code === '40001'),
   skipLockedRows: true,
+  rowsTable: (alias, types, rows) =>
+    sql`unnest(${sql.join(types.map((type, c) => sql`cast(${sql.val(rows.map((row) => row[c]))} as ${sql.raw(type)}[])`))}) as ${sql.raw(alias)}(${valuesColumns(types.length)})`,
   isUnavailable: (error) =>
     error instanceof Error &&
     (UNAVAILABLE_CODES.has('code' in error ? String(error.code) : '') || UNAVAILABLE_MESSAGE.test(error.message)),
@@ -141,7 +144,39 @@ export function openPostgresDb(options: PostgresOptions): Kysely<Database> {
   // either way, and that rejection is what the request answers (503).
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingNamed(pool) }) });
+}
+
+/**
+ * Runs a statement tagged with a name (sql/named-statement.ts) as a prepared statement of that
+ * name: node-postgres prepares it on a connection's first use and binds it after. One wrapper per
+ * pooled client, so Kysely, which keys its connections by client, keeps reusing them.
+ */
+function preparingNamed(pool: pg.Pool): PostgresPool {
+  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => ({
+    // Kysely passes a cursor, not text, only to stream, which no store does.
+    query: ((text: unknown, values?: readonly unknown[]) => {
+      if (typeof text !== 'string') return client.query(text as pg.Submittable);
+      const name = statementName(text);
+      return client.query(
+        name === undefined ? { text, values: [...(values ?? [])] } : { name, text, values: [...(values ?? [])] },
+      );
+    }) as unknown as PostgresPoolClient['query'],
+    release: (destroy) => client.release(destroy),
+  });
+  return {
+    async connect() {
+      const client = await pool.connect();
+      let known = wrapped.get(client);
+      if (known === undefined) {
+        known = wrap(client);
+        wrapped.set(client, known);
+      }
+      return known;
+    },
+    end: () => pool.end(),
+  };
 }
 
 export async function openPostgresStores(options: PostgresOptions): Promise<EngineStores> {
@@ -160,8 +195,8 @@ export async function openPostgresStores(options: PostgresOptions): Promise<Engi
 /** The counter, and the log rows above the last read when it moved, in one or two round trips. */
 function postgresGeneration(db: Kysely<Database>): GenerationSource {
   const log = new GenerationLog();
-  const counter = compiledOnce(db, () => counterQuery().compile(db));
-  const rowsAbove = compiledOnce(db, () => logQuery(0, 0).compile(db));
+  const counter = compiledOnce(db, 'generation', () => counterQuery().compile(db));
+  const rowsAbove = compiledOnce(db, 'generation_log', () => logQuery(0, 0).compile(db));
   return sharedGeneration({
     read: async () => {
       const value = (await counter())[0]?.value;

@@ -3,6 +3,14 @@
  * (sqlite.ts, postgres.ts) implements this and nothing outside those files knows an engine's
  * error codes or SQL dialect.
  */
+import { type RawBuilder, sql } from 'kysely';
+
+export type ColumnType = 'text' | 'bigint';
+
+/** `column1, column2, …`: what a VALUES list names its columns on both engines. */
+export const valuesColumns = (count: number) =>
+  sql.raw(Array.from({ length: count }, (_, i) => `column${i + 1}`).join(', '));
+
 export interface SqlEngine {
   /** For messages: 'SQLite' or 'PostgreSQL'. */
   readonly name: string;
@@ -12,6 +20,13 @@ export interface SqlEngine {
   isUnavailable(error: unknown): boolean;
   /** A transaction aborted by the engine for a conflict (a deadlock): running it again is right. */
   isConflict(error: unknown): boolean;
+  /**
+   * The rows a batched statement carries, as a table `alias` with columns column1, column2, …
+   * of the given types. On PostgreSQL one array parameter per column, so the statement's text is
+   * the same for any number of rows and can be prepared once (sql/named-statement.ts); on SQLite,
+   * which has no arrays, a VALUES list.
+   */
+  rowsTable(alias: string, types: readonly ColumnType[], rows: readonly (readonly unknown[])[]): RawBuilder<unknown>;
   /** Whether `select … for update skip locked` exists, for claiming rows without queueing. */
   readonly skipLockedRows: boolean;
   /**

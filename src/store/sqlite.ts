@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement } from 'kysely';
+import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement, sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { counterQuery, GenerationLog, type LogRow, logQuery, purgeGenerationLog } from './generation-log.js';
 import {
@@ -35,6 +35,9 @@ export const sqliteEngine: SqlEngine = {
   // One writer at a time: another process holding the lock past busy_timeout is the only conflict.
   isConflict: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY',
   skipLockedRows: false,
+  // VALUES names its columns column1, column2, … here too.
+  rowsTable: (alias, types, rows) =>
+    sql`(values ${sql.join(rows.map((row) => sql`(${sql.join(types.map((type, c) => sql`cast(${row[c]} as ${sql.raw(type)})`))})`))}) as ${sql.raw(alias)}`,
   generationTriggers: {
     up: [
       `create trigger ${sessionEnded.name} after update of ended_at on ${sessionEnded.table}

@@ -1,7 +1,9 @@
 import { type Kysely, sql } from 'kysely';
 import { windowOf } from '../rate-window.js';
 import type { Database } from '../schema.js';
+import type { SqlEngine } from '../sql-engine.js';
 import type { CounterStore, CounterWindow } from '../types.js';
+import { named } from './named-statement.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
 /** Counting itself (`hit`) is `hitCounters`, many hits a statement: the stores batch it. */
@@ -37,7 +39,11 @@ export interface CounterHit {
  * alone, in the order given (so concurrent hits from any number of instances all count). Rows are
  * locked in the order given, so callers pass them in key order.
  */
-export async function hitCounters(db: Kysely<Database>, hits: readonly CounterHit[]): Promise<CounterWindow[]> {
+export async function hitCounters(
+  db: Kysely<Database>,
+  engine: SqlEngine,
+  hits: readonly CounterHit[],
+): Promise<CounterWindow[]> {
   const groups = new Map<string, { resetAt: number; callers: number[] }>();
   hits.forEach(({ key, windowMs, now }, i) => {
     const { windowKey, resetAt } = windowOf(key, windowMs, now);
@@ -48,15 +54,19 @@ export async function hitCounters(db: Kysely<Database>, hits: readonly CounterHi
   const counted = new Map<string, number>();
   const entries = [...groups];
   for (let start = 0; start < entries.length; start += ROWS_PER_STATEMENT) {
-    const values = sql.join(
+    const values = engine.rowsTable(
+      'v',
+      ['text', 'bigint', 'bigint'],
       entries
         .slice(start, start + ROWS_PER_STATEMENT)
-        .map(
-          ([windowKey, g]) => sql`(${windowKey}, cast(${g.callers.length} as bigint), cast(${g.resetAt} as bigint))`,
-        ),
+        .map(([windowKey, g]) => [windowKey, g.callers.length, g.resetAt]),
     );
-    const { rows } = await sql<{ key: string; count: unknown }>`insert into rate_counters (key, count, reset_at)
-      values ${values}
+    // `where true`: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.
+    const { rows } = await sql<{
+      key: string;
+      count: unknown;
+    }>`${named('hit_counters')}insert into rate_counters (key, count, reset_at)
+      select column1, column2, column3 from ${values} where true
       on conflict (key) do update set count = rate_counters.count + excluded.count
       returning key, count`.execute(db);
     for (const row of rows) counted.set(row.key, Number(row.count));

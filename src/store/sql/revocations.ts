@@ -4,7 +4,7 @@ import type { DurableRevocationStore } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
 
 export function createRevocationStore(db: Kysely<Database>): DurableRevocationStore {
-  const revokedJti = compiledOnce(db, () =>
+  const revokedJti = compiledOnce(db, 'revoked_jti', () =>
     db.selectFrom('revoked_tokens').select('jti').where('jti', '=', '').compile(),
   );
   return {

@@ -1,18 +1,38 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../schema.js';
+import type { SqlEngine } from '../sql-engine.js';
 import type { Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
+import { named, runNamed } from './named-statement.js';
 import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
 import { toSession, toUser } from './rows.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
-/** A session joined with its user: what every authenticated request needs, in one lookup. */
+/**
+ * A session joined with its user: what every authenticated request needs, in one lookup. Columns
+ * by name, not `s.*`: PostgreSQL refuses to run a prepared statement whose result columns changed
+ * since it was prepared, which a later migration adding a column would do to running instances.
+ */
 const withUser = (db: Kysely<Database>) =>
   db
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
-    .selectAll('s')
     .select([
+      's.id',
+      's.user_id',
+      's.refresh_jti',
+      's.refresh_issued_at',
+      's.previous_jti',
+      's.rotated_at',
+      's.created_at',
+      's.last_used_at',
+      's.expires_at',
+      's.ended_at',
+      's.end_reason',
+      's.user_agent',
+      's.ip',
+      's.aal',
+      's.amr',
       'u.username',
       'u.email',
       'u.password_hash',
@@ -48,13 +68,20 @@ function toSessionWithUser(row: WithUserRow): SessionWithUser {
  */
 export async function findSessionsWithUsers(
   db: Kysely<Database>,
+  engine: SqlEngine,
   ids: readonly string[],
 ): Promise<(SessionWithUser | undefined)[]> {
   const unique = [...new Set(ids)];
   const rows = new Map<string, WithUserRow>();
   for (let start = 0; start < unique.length; start += ROWS_PER_STATEMENT) {
     const chunk = unique.slice(start, start + ROWS_PER_STATEMENT);
-    for (const row of await withUser(db).where('s.id', 'in', chunk).execute()) rows.set(row.id, row);
+    const wanted = engine.rowsTable(
+      'wanted',
+      ['text'],
+      chunk.map((id) => [id]),
+    );
+    const query = withUser(db).where('s.id', 'in', sql<string>`(select column1 from ${wanted})`);
+    for (const row of await runNamed(db, 'sessions_with_users', query)) rows.set(row.id, row);
   }
   return ids.map((id) => {
     const row = rows.get(id);
@@ -62,8 +89,8 @@ export async function findSessionsWithUsers(
   });
 }
 
-export function createSessionStore(db: Kysely<Database>): SessionStore {
-  const sessionWithUser = compiledOnce(db, () => withUser(db).where('s.id', '=', '').compile());
+export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): SessionStore {
+  const sessionWithUser = compiledOnce(db, 'session_with_user', () => withUser(db).where('s.id', '=', '').compile());
   return {
     async insert(s) {
       await db
@@ -96,7 +123,7 @@ export function createSessionStore(db: Kysely<Database>): SessionStore {
       return row && toSessionWithUser(row);
     },
     async rotate(id, rotation, now) {
-      const [rotated = false] = await rotateSessions(db, [{ id, rotation, now }]);
+      const [rotated = false] = await rotateSessions(db, engine, [{ id, rotation, now }]);
       return rotated;
     },
     async end(id, reason, now) {
@@ -159,7 +186,11 @@ export interface SessionRotation {
  * in key order. Two rotations of one session go in successive statements, so they apply one after
  * the other and at most one of them succeeds, as if made one by one.
  */
-export async function rotateSessions(db: Kysely<Database>, rotations: readonly SessionRotation[]): Promise<boolean[]> {
+export async function rotateSessions(
+  db: Kysely<Database>,
+  engine: SqlEngine,
+  rotations: readonly SessionRotation[],
+): Promise<boolean[]> {
   const results = rotations.map(() => false);
   let pending = rotations.map((_, i) => i);
   while (pending.length > 0) {
@@ -174,17 +205,18 @@ export async function rotateSessions(db: Kysely<Database>, rotations: readonly S
         now.push(i);
       }
     }
-    // VALUES columns are column1, column2, … on both engines; parameters typed by cast.
-    const values = sql.join(
+    const values = engine.rowsTable(
+      'v',
+      ['text', 'text', 'text', 'bigint', 'bigint', 'bigint'],
       now.map((i) => {
         const { id, rotation: r, now: at } = rotations[i] as SessionRotation;
-        return sql`(${id}, ${r.fromJti}, ${r.toJti}, cast(${r.issuedAt} as bigint), cast(${at} as bigint), cast(${r.expiresAt} as bigint))`;
+        return [id, r.fromJti, r.toJti, r.issuedAt, at, r.expiresAt];
       }),
     );
-    const { rows } = await sql<{ id: string }>`update sessions set
+    const { rows } = await sql<{ id: string }>`${named('rotate_sessions')}update sessions set
         previous_jti = v.column2, refresh_jti = v.column3, refresh_issued_at = v.column4,
         rotated_at = v.column5, last_used_at = v.column5, expires_at = v.column6
-      from (values ${values}) as v
+      from ${values}
       where sessions.id = v.column1 and sessions.refresh_jti = v.column2 and sessions.ended_at is null
       returning sessions.id`.execute(db);
     const rotated = new Set(rows.map((row) => row.id));

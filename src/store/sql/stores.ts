@@ -26,7 +26,7 @@ const CONFLICT_RETRIES = 3;
 function transactionStores(db: Kysely<Database>, engine: SqlEngine): TransactionStores {
   return {
     users: createUserStore(db, engine),
-    sessions: createSessionStore(db),
+    sessions: createSessionStore(db, engine),
     linkTokens: createLinkTokenStore(db),
     outbox: createOutboxStore(db, engine),
     mfa: createMfaStore(db),
@@ -77,16 +77,16 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
     });
   const rotate = together(
     (r: SessionRotation) => r.id,
-    (rotations) => rotateSessions(db, rotations),
+    (rotations) => rotateSessions(db, engine, rotations),
   );
   // The lookup every authenticated request makes that the access cache does not answer (every
   // refresh, every first use of an access token): those that arrive together share a statement.
   // A lookup that arrives while one is out waits for the next, so it sees every write committed
   // before it arrived.
-  const findWithUser = groupCommit((ids: readonly string[]) => findSessionsWithUsers(db, ids));
+  const findWithUser = groupCommit((ids: readonly string[]) => findSessionsWithUsers(db, engine, ids));
   const hit = together(
     (h: CounterHit) => h.key,
-    (hits) => hitCounters(db, hits),
+    (hits) => hitCounters(db, engine, hits),
   );
   return {
     ...root,

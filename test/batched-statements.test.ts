@@ -1,0 +1,182 @@
+/**
+ * The batched statements every refresh and access-cache miss runs (session lookup, rotation,
+ * rate counts), at the SQL level on both engines: rows carried as arrays (PostgreSQL) or VALUES
+ * (SQLite) arrive intact whatever their text, and on PostgreSQL the hot statements run prepared
+ * under their names, and keep running when a later migration adds a column.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import fc from 'fast-check';
+import { type Kysely, sql } from 'kysely';
+import { migrateToLatest } from '../src/store/migrations/index.js';
+import { openPostgresDb, postgresEngine } from '../src/store/postgres.js';
+import type { Database } from '../src/store/schema.js';
+import { hitCounters } from '../src/store/sql/counters.js';
+import { findSessionsWithUsers, rotateSessions } from '../src/store/sql/sessions.js';
+import type { SqlEngine } from '../src/store/sql-engine.js';
+import { openSqliteDb, sqliteEngine } from '../src/store/sqlite.js';
+import { createTestDatabase, POSTGRES_AVAILABLE } from './engines.js';
+
+const WINDOW_MS = 60_000;
+const NOW = 1_800_000_000_000;
+
+async function sqliteDb(t: TestContext): Promise<Kysely<Database>> {
+  const db = openSqliteDb(join(mkdtempSync(join(tmpdir(), 'tessera-batched-')), 'tessera.db'));
+  t.after(() => db.destroy());
+  await migrateToLatest(db, sqliteEngine);
+  return db;
+}
+
+/** One connection, so that pg_prepared_statements (per connection) shows what the stores prepared. */
+async function postgresDb(t: TestContext): Promise<Kysely<Database>> {
+  const database = await createTestDatabase();
+  const db = openPostgresDb({ url: database.url, migrate: true, timeoutMs: 10_000, poolSize: 1 });
+  t.after(async () => {
+    await db.destroy();
+    await database.drop();
+  });
+  await migrateToLatest(db, postgresEngine);
+  return db;
+}
+
+async function addSession(db: Kysely<Database>, id: string, userId: string) {
+  await db
+    .insertInto('users')
+    .values({
+      id: userId,
+      username: userId,
+      username_key: userId,
+      email: `${userId}@example.com`,
+      email_key: `${userId}@example.com`,
+      password_hash: 'x',
+      roles: '["user"]',
+      disabled: 0,
+      created_at: NOW,
+      updated_at: NOW,
+      email_verified_at: null,
+    })
+    .execute();
+  await db
+    .insertInto('sessions')
+    .values({
+      id,
+      user_id: userId,
+      refresh_jti: `${id}-jti`,
+      refresh_issued_at: NOW / 1000,
+      previous_jti: null,
+      rotated_at: null,
+      created_at: NOW,
+      last_used_at: NOW,
+      expires_at: NOW + WINDOW_MS,
+      ended_at: null,
+      end_reason: null,
+      user_agent: null,
+      ip: null,
+      aal: 1,
+      amr: '["pwd"]',
+    })
+    .execute();
+}
+
+/** Keys as hostile as a username or an address can make them: quotes, braces, commas, backslashes, NULL. */
+const hostileKey = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 12 }),
+  fc.constantFrom('', 'NULL', 'null', '{}', '{"a","b"}', 'a,b', '\\', '"', "'", ' padded ', '{\\"x\\"}'),
+);
+
+const engines: (readonly [string, SqlEngine, (t: TestContext) => Promise<Kysely<Database>>])[] = [
+  ['sqlite', sqliteEngine, sqliteDb],
+  ...(POSTGRES_AVAILABLE ? [['postgres', postgresEngine, postgresDb] as const] : []),
+];
+
+for (const [name, engine, open] of engines) {
+  describe(`batched statements [${name}]`, () => {
+    it('counts hits on counters of any key text, each caller getting the count it would have had alone', async (t) => {
+      const db = await open(t);
+      const model = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            hostileKey.filter((k) => !k.includes('\u0000')),
+            { maxLength: 12 },
+          ),
+          async (keys) => {
+            const hits = keys.map((key) => ({ key, windowMs: WINDOW_MS, now: NOW }));
+            const counted = await hitCounters(db, engine, hits);
+            keys.forEach((key, i) => {
+              const expected = (model.get(key) ?? 0) + 1;
+              model.set(key, expected);
+              assert.equal(counted[i]?.count, expected, `hit ${i} on ${JSON.stringify(key)}`);
+            });
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+
+    it('finds sessions by ids of any text, each in its place, and rotates only from the current token', async (t) => {
+      const db = await open(t);
+      await addSession(db, 's-1', 'u-1');
+      await addSession(db, 's{"2"},\\', 'u-2');
+      await fc.assert(
+        fc.asyncProperty(fc.array(hostileKey, { maxLength: 6 }), async (noise) => {
+          const ids = [...noise.filter((id) => !id.includes('\u0000')), 's-1', 's{"2"},\\'];
+          const found = await findSessionsWithUsers(db, engine, ids);
+          ids.forEach((id, i) => {
+            const known = id === 's-1' || id === 's{"2"},\\';
+            assert.equal(found[i]?.session.id, known ? id : undefined, JSON.stringify(id));
+          });
+        }),
+        { numRuns: 30 },
+      );
+      const rotation = (id: string, fromJti: string) => ({
+        id,
+        rotation: { fromJti, toJti: `${id}-next`, issuedAt: NOW / 1000, expiresAt: NOW + 2 * WINDOW_MS },
+        now: NOW,
+      });
+      assert.deepEqual(
+        await rotateSessions(db, engine, [
+          rotation('s-1', 's-1-jti'),
+          rotation('s{"2"},\\', 'stale'),
+          rotation('unknown', 'x'),
+        ]),
+        [true, false, false],
+      );
+      const [one, two] = await findSessionsWithUsers(db, engine, ['s-1', 's{"2"},\\']);
+      assert.equal(one?.session.refreshJti, 's-1-next');
+      assert.equal(one?.session.previousJti, 's-1-jti');
+      assert.equal(two?.session.refreshJti, 's{"2"},\\-jti');
+    });
+  });
+}
+
+if (POSTGRES_AVAILABLE) {
+  describe('named statements [postgres]', () => {
+    it('prepares the hot statements once per connection, under their names', async (t) => {
+      const db = await postgresDb(t);
+      await addSession(db, 's-1', 'u-1');
+      for (let i = 0; i < 3; i++) {
+        await findSessionsWithUsers(db, postgresEngine, ['s-1', `other-${i}`].slice(0, i + 1));
+        await hitCounters(db, postgresEngine, [{ key: `k${i}`, windowMs: WINDOW_MS, now: NOW }]);
+      }
+      const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements order by name`.execute(db);
+      // One each, whatever the number of rows a batch carried.
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['hit_counters', 'sessions_with_users'],
+      );
+    });
+
+    it('keeps answering after a migration adds a column to a table a prepared lookup reads', async (t) => {
+      const db = await postgresDb(t);
+      await addSession(db, 's-1', 'u-1');
+      assert.equal((await findSessionsWithUsers(db, postgresEngine, ['s-1']))[0]?.session.id, 's-1');
+      await sql`alter table sessions add column added_later text`.execute(db);
+      await sql`alter table users add column added_later text`.execute(db);
+      assert.equal((await findSessionsWithUsers(db, postgresEngine, ['s-1']))[0]?.user.id, 'u-1');
+    });
+  });
+}
