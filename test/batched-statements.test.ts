@@ -42,7 +42,12 @@ async function postgresDb(t: TestContext): Promise<Kysely<Database>> {
   return db;
 }
 
-async function addSession(db: Kysely<Database>, id: string, userId: string) {
+async function addSession(
+  db: Kysely<Database>,
+  id: string,
+  userId: string,
+  state: { disabled?: boolean; ended?: boolean } = {},
+) {
   await db
     .insertInto('users')
     .values({
@@ -53,7 +58,7 @@ async function addSession(db: Kysely<Database>, id: string, userId: string) {
       email_key: `${userId}@example.com`,
       password_hash: 'x',
       roles: '["user"]',
-      disabled: 0,
+      disabled: state.disabled ? 1 : 0,
       created_at: NOW,
       updated_at: NOW,
       email_verified_at: null,
@@ -71,8 +76,8 @@ async function addSession(db: Kysely<Database>, id: string, userId: string) {
       created_at: NOW,
       last_used_at: NOW,
       expires_at: NOW + WINDOW_MS,
-      ended_at: null,
-      end_reason: null,
+      ended_at: state.ended ? NOW : null,
+      end_reason: state.ended ? 'logout' : null,
       user_agent: null,
       ip: null,
       aal: 1,
@@ -132,19 +137,32 @@ for (const [name, engine, open] of engines) {
         }),
         { numRuns: 30 },
       );
-      const rotation = (id: string, fromJti: string) => ({
-        id,
-        rotation: { fromJti, toJti: `${id}-next`, issuedAt: NOW / 1000, expiresAt: NOW + 2 * WINDOW_MS },
+      await addSession(db, 's-disabled', 'u-disabled', { disabled: true });
+      await addSession(db, 's-ended', 'u-ended', { ended: true });
+      const rotation = (id: string, fromJti: string, userId = `u-${id.slice(2)}`) => ({
+        rotation: {
+          sessionId: id,
+          userId,
+          fromJti,
+          toJti: `${id}-next`,
+          issuedAt: NOW / 1000,
+          expiresAt: NOW + 2 * WINDOW_MS,
+        },
         now: NOW,
       });
+      const rotated = await rotateSessions(db, engine, [
+        rotation('s-1', 's-1-jti'),
+        rotation('s{"2"},\\', 'stale', 'u-2'),
+        rotation('unknown', 'x'),
+        rotation('s-disabled', 's-disabled-jti'),
+        rotation('s-ended', 's-ended-jti'),
+      ]);
       assert.deepEqual(
-        await rotateSessions(db, engine, [
-          rotation('s-1', 's-1-jti'),
-          rotation('s{"2"},\\', 'stale'),
-          rotation('unknown', 'x'),
-        ]),
-        [true, false, false],
+        rotated.map((r) => r && [r.session.id, r.session.refreshJti, r.session.previousJti, r.roles]),
+        [['s-1', 's-1-next', 's-1-jti', ['user']], undefined, undefined, undefined, undefined],
       );
+      // The token's user must own the session.
+      assert.equal((await rotateSessions(db, engine, [rotation('s{"2"},\\', 's{"2"},\\-jti', 'u-1')]))[0], undefined);
       const [one, two] = await findSessionsWithUsers(db, engine, ['s-1', 's{"2"},\\']);
       assert.equal(one?.session.refreshJti, 's-1-next');
       assert.equal(one?.session.previousJti, 's-1-jti');

@@ -57,7 +57,9 @@ for (const engine of ENGINES) {
         JSON.parse(Buffer.from(user.tokens.refresh_token.split('.')[1] ?? '', 'base64url').toString()).sid,
       );
       const current = (await stores.sessions.find(sid))?.refreshJti ?? '';
-      const rotation = (fromJti: string, toJti: string) => ({
+      const rotation = (fromJti: string, toJti: string, sessionId = sid) => ({
+        sessionId,
+        userId: user.userId,
         fromJti,
         toJti,
         issuedAt: 1,
@@ -65,12 +67,16 @@ for (const engine of ENGINES) {
       });
       // Called in one turn: one batch.
       const results = await Promise.all([
-        stores.sessions.rotate(sid, rotation(current, 'next'), clock.now()),
-        stores.sessions.rotate(sid, rotation('next', 'after'), clock.now()),
-        stores.sessions.rotate(sid, rotation(current, 'branch'), clock.now()),
-        stores.sessions.rotate('no-such-session', rotation(current, 'x'), clock.now()),
+        stores.sessions.rotate(rotation(current, 'next'), clock.now()),
+        stores.sessions.rotate(rotation('next', 'after'), clock.now()),
+        stores.sessions.rotate(rotation(current, 'branch'), clock.now()),
+        stores.sessions.rotate(rotation(current, 'x', 'no-such-session'), clock.now()),
       ]);
-      assert.deepEqual(results, [true, true, false, false]);
+      assert.deepEqual(
+        results.map((r) => r?.session.refreshJti),
+        ['next', 'after', undefined, undefined],
+      );
+      assert.deepEqual(results[1]?.roles, []);
       const session = await stores.sessions.find(sid);
       assert.equal(session?.refreshJti, 'after');
       assert.equal(session?.previousJti, 'next');

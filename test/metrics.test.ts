@@ -90,6 +90,7 @@ describe('metrics', () => {
 
   it('follow logins, refreshes, hashing, revocation checks, store errors and the outbox', async (t) => {
     let failing = false;
+    const refused = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     const test = await startApp(t, 'sqlite', {
       ownHasher: true,
       env: {
@@ -100,10 +101,8 @@ describe('metrics', () => {
         ...stores,
         sessions: {
           ...stores.sessions,
-          findWithUser: (id) => {
-            if (!failing) return stores.sessions.findWithUser(id);
-            return Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
-          },
+          findWithUser: (id) => (failing ? refused() : stores.sessions.findWithUser(id)),
+          rotate: (rotation, now) => (failing ? refused() : stores.sessions.rotate(rotation, now)),
         },
       }),
     });

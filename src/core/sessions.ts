@@ -14,7 +14,7 @@ import type {
   UserRecord,
   UserStore,
 } from '../store/types.js';
-import type { TokenType } from '../tokens/claims.js';
+import type { TokenClaims, TokenType } from '../tokens/claims.js';
 import type { TokenService } from '../tokens/token-service.js';
 import { AccessCache } from './access-cache.js';
 import type { AuditLog } from './audit.js';
@@ -101,7 +101,7 @@ export class SessionService {
         data: { aal: assurance.aal, amr: assurance.amr.join(' ') },
       });
     });
-    return this.pair(user, session, true);
+    return this.pair(session, user.roles, true);
   }
 
   /**
@@ -132,38 +132,32 @@ export class SessionService {
 
   /** Rotates the presented refresh token: the answer carries its successor and a new access token. */
   async refresh(token: string): Promise<TokenPair> {
-    const principal = await this.authenticate(token, ['refresh']);
-    const { claims, user } = principal;
-    let session = principal.session;
-    if (claims.jti === session.refreshJti) {
-      const now = this.o.clock.now();
-      const iat = Math.floor(now / 1000);
-      const rotation = {
+    const claims = this.verified(token, ['refresh']);
+    const now = this.o.clock.now();
+    const iat = Math.floor(now / 1000);
+    // Nearly every refresh presents its session's current token: the store checks the session and
+    // user and rotates in one statement (see SessionStore.rotate).
+    const rotated = await this.o.sessions.rotate(
+      {
+        sessionId: claims.sid,
+        userId: claims.sub,
         fromJti: claims.jti,
         toJti: randomUUID(),
         issuedAt: iat,
         expiresAt: (iat + this.o.refreshTtlSeconds) * 1000,
-      };
-      if (await this.o.sessions.rotate(session.id, rotation, now)) {
-        this.o.telemetry?.refreshed('rotated');
-        return this.pair(
-          user,
-          {
-            ...session,
-            refreshJti: rotation.toJti,
-            refreshIssuedAt: rotation.issuedAt,
-            expiresAt: rotation.expiresAt,
-          },
-          false,
-        );
-      }
-      // Another request rotated this token first: answer as a retry of that one, or as reuse.
-      session = (await this.o.sessions.find(session.id)) ?? session;
-      await this.checkRefreshJti({ claims, user, session });
+      },
+      now,
+    );
+    if (rotated) {
+      this.o.telemetry?.refreshed('rotated');
+      return this.pair(rotated.session, rotated.roles, false);
     }
-    // A retry inside the reuse interval gets the successor already issued, not a new branch.
+    // Otherwise the full check says why, and refuses: the session ended, the user went away or
+    // was disabled, or the token was replayed (which ends the session). What it lets through is a
+    // retry inside the reuse interval, answered with the successor already issued, not a new branch.
+    const { session, user } = await this.checked(claims);
     this.o.telemetry?.refreshed('reused_within_window');
-    return this.pair(user, session, false);
+    return this.pair(session, user.roles, false);
   }
 
   /** Revokes what the principal presented: one access token, or a refresh token's whole session. */
@@ -232,11 +226,20 @@ export class SessionService {
   }
 
   /** The policy behind `authenticate`: signature and claims, then the session, user and token id as stored. */
-  private async load(token: string, accepted: readonly TokenType[]): Promise<Principal> {
+  private load(token: string, accepted: readonly TokenType[]): Promise<Principal> {
+    return this.checked(this.verified(token, accepted));
+  }
+
+  private verified(token: string, accepted: readonly TokenType[]): TokenClaims {
     const claims = this.o.tokens.verify(token, this.o.clock.now());
     if (!accepted.includes(claims.type)) {
       throw new AppError('invalid_token', `This endpoint needs ${accepted.map((t) => `an ${t}`).join(' or ')} token.`);
     }
+    return claims;
+  }
+
+  /** Checks verified claims against the session, user and token id as stored. */
+  private async checked(claims: TokenClaims): Promise<Principal> {
     if (claims.type === 'access') this.o.telemetry?.revocationChecked(this.o.revocationSource);
     const [found, jtiRevoked] = await Promise.all([
       this.o.sessions.findWithUser(claims.sid),
@@ -278,18 +281,18 @@ export class SessionService {
     throw revoked('This refresh token was already used; the session has been ended.');
   }
 
-  private pair(user: UserRecord, session: SessionRecord, fresh: boolean): TokenPair {
+  private pair(session: SessionRecord, roles: readonly string[], fresh: boolean): TokenPair {
     const now = this.o.clock.now();
     const iat = Math.floor(now / 1000);
     const accessToken = this.o.tokens.sign({
-      sub: user.id,
+      sub: session.userId,
       jti: randomUUID(),
       sid: session.id,
       type: 'access',
       iat,
       exp: iat + this.o.accessTtlSeconds,
       fresh,
-      roles: user.roles,
+      roles: [...roles],
       // The session keeps its level: a refresh mints tokens at the level its login reached.
       aal: session.aal,
       amr: session.amr,
@@ -297,7 +300,7 @@ export class SessionService {
     // Re-signing the session's current refresh token from stored fields gives the same token
     // (same jti), which is what a retry inside the reuse interval must receive.
     const refreshToken = this.o.tokens.sign({
-      sub: user.id,
+      sub: session.userId,
       jti: session.refreshJti,
       sid: session.id,
       type: 'refresh',

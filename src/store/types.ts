@@ -152,10 +152,19 @@ export interface SessionWithUser {
 }
 
 export interface Rotation {
+  sessionId: string;
+  /** The user the presented token names: the session must still be theirs. */
+  userId: string;
   fromJti: string;
   toJti: string;
   issuedAt: number;
   expiresAt: number;
+}
+
+/** A session as its rotation left it, and its user's roles: what the new tokens are minted from. */
+export interface RotatedSession {
+  session: SessionRecord;
+  roles: string[];
 }
 
 export interface SessionStore {
@@ -164,10 +173,11 @@ export interface SessionStore {
   /** The session and its user in one lookup: what every authenticated request needs. */
   findWithUser(id: string): Promise<SessionWithUser | undefined>;
   /**
-   * Atomic compare-and-set: moves the session to `toJti` only if `fromJti` is still current and
-   * the session has not ended. Exactly one of any number of concurrent callers gets true.
+   * Atomic compare-and-set: moves the session to `toJti` only if `fromJti` is still current, the
+   * session has not ended, and it belongs to `userId`, who exists and is not disabled. Exactly one
+   * of any number of concurrent callers gets the rotated session; the others, undefined.
    */
-  rotate(id: string, rotation: Rotation, now: number): Promise<boolean>;
+  rotate(rotation: Rotation, now: number): Promise<RotatedSession | undefined>;
   /** Ends a live session; false when it had already ended or does not exist. */
   end(id: string, reason: string, now: number): Promise<boolean>;
   /** Ends every live session of a user (but `exceptId`), returning the ids it ended. */

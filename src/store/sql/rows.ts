@@ -18,7 +18,7 @@ export function toUser(row: Selectable<UsersTable>): UserRecord {
 }
 
 /** A JSON array of strings, as roles and authentication methods are stored. */
-function parseStrings(raw: string): string[] {
+export function parseStrings(raw: string): string[] {
   const value: unknown = JSON.parse(raw);
   return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : [];
 }

@@ -1,11 +1,11 @@
-import { type Kysely, sql } from 'kysely';
-import type { Database } from '../schema.js';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Database, SessionsTable } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
-import type { Rotation, SessionStore, SessionWithUser } from '../types.js';
+import type { RotatedSession, Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
 import { named, runNamed } from './named-statement.js';
 import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
-import { toSession, toUser } from './rows.js';
+import { parseStrings, toSession, toUser } from './rows.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
 /**
@@ -13,26 +13,30 @@ import { ROWS_PER_STATEMENT } from './statement-limits.js';
  * by name, not `s.*`: PostgreSQL refuses to run a prepared statement whose result columns changed
  * since it was prepared, which a later migration adding a column would do to running instances.
  */
+const SESSION_COLUMNS = [
+  'id',
+  'user_id',
+  'refresh_jti',
+  'refresh_issued_at',
+  'previous_jti',
+  'rotated_at',
+  'created_at',
+  'last_used_at',
+  'expires_at',
+  'ended_at',
+  'end_reason',
+  'user_agent',
+  'ip',
+  'aal',
+  'amr',
+] as const;
+
 const withUser = (db: Kysely<Database>) =>
   db
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
+    .select(SESSION_COLUMNS.map((column) => `s.${column}` as const))
     .select([
-      's.id',
-      's.user_id',
-      's.refresh_jti',
-      's.refresh_issued_at',
-      's.previous_jti',
-      's.rotated_at',
-      's.created_at',
-      's.last_used_at',
-      's.expires_at',
-      's.ended_at',
-      's.end_reason',
-      's.user_agent',
-      's.ip',
-      's.aal',
-      's.amr',
       'u.username',
       'u.email',
       'u.password_hash',
@@ -122,8 +126,8 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       const [row] = await sessionWithUser(id);
       return row && toSessionWithUser(row);
     },
-    async rotate(id, rotation, now) {
-      const [rotated = false] = await rotateSessions(db, engine, [{ id, rotation, now }]);
+    async rotate(rotation, now) {
+      const [rotated] = await rotateSessions(db, engine, [{ rotation, now }]);
       return rotated;
     },
     async end(id, reason, now) {
@@ -173,8 +177,9 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
   };
 }
 
+type RotatedRow = Selectable<SessionsTable> & { roles: string };
+
 export interface SessionRotation {
-  id: string;
   rotation: Rotation;
   now: number;
 }
@@ -182,7 +187,10 @@ export interface SessionRotation {
 /**
  * Rotations as compare-and-sets, many in one statement: one round trip (and, outside a
  * transaction, one commit) for all. Each moves its session to `toJti` only if `fromJti` is still
- * current and the session has not ended. Rows are locked in the order given, so callers pass them
+ * current, the session has not ended, and it belongs to the token's user, who exists and is not
+ * disabled: every check a refresh with the current token needs, so that refresh is one
+ * statement. It answers with the rotated session and its user's roles (a subquery: SQLite's
+ * RETURNING cannot name a joined table). Rows are locked in the order given, so callers pass them
  * in key order. Two rotations of one session go in successive statements, so they apply one after
  * the other and at most one of them succeeds, as if made one by one.
  */
@@ -190,37 +198,43 @@ export async function rotateSessions(
   db: Kysely<Database>,
   engine: SqlEngine,
   rotations: readonly SessionRotation[],
-): Promise<boolean[]> {
-  const results = rotations.map(() => false);
+): Promise<(RotatedSession | undefined)[]> {
+  const results: (RotatedSession | undefined)[] = rotations.map(() => undefined);
   let pending = rotations.map((_, i) => i);
   while (pending.length > 0) {
     const seen = new Set<string>();
     const now: number[] = [];
     const later: number[] = [];
     for (const i of pending) {
-      const { id } = rotations[i] as SessionRotation;
-      if (seen.has(id) || now.length === ROWS_PER_STATEMENT) later.push(i);
+      const { sessionId } = (rotations[i] as SessionRotation).rotation;
+      if (seen.has(sessionId) || now.length === ROWS_PER_STATEMENT) later.push(i);
       else {
-        seen.add(id);
+        seen.add(sessionId);
         now.push(i);
       }
     }
     const values = engine.rowsTable(
       'v',
-      ['text', 'text', 'text', 'bigint', 'bigint', 'bigint'],
+      ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'],
       now.map((i) => {
-        const { id, rotation: r, now: at } = rotations[i] as SessionRotation;
-        return [id, r.fromJti, r.toJti, r.issuedAt, at, r.expiresAt];
+        const { rotation: r, now: at } = rotations[i] as SessionRotation;
+        return [r.sessionId, r.userId, r.fromJti, r.toJti, r.issuedAt, at, r.expiresAt];
       }),
     );
-    const { rows } = await sql<{ id: string }>`${named('rotate_sessions')}update sessions set
-        previous_jti = v.column2, refresh_jti = v.column3, refresh_issued_at = v.column4,
-        rotated_at = v.column5, last_used_at = v.column5, expires_at = v.column6
+    const { rows } = await sql<RotatedRow>`${named('rotate_sessions')}update sessions set
+        previous_jti = v.column3, refresh_jti = v.column4, refresh_issued_at = v.column5,
+        rotated_at = v.column6, last_used_at = v.column6, expires_at = v.column7
       from ${values}
-      where sessions.id = v.column1 and sessions.refresh_jti = v.column2 and sessions.ended_at is null
-      returning sessions.id`.execute(db);
-    const rotated = new Set(rows.map((row) => row.id));
-    for (const i of now) results[i] = rotated.has((rotations[i] as SessionRotation).id);
+      where sessions.id = v.column1 and sessions.user_id = v.column2 and sessions.refresh_jti = v.column3
+        and sessions.ended_at is null
+        and exists (select 1 from users where users.id = sessions.user_id and users.disabled = 0)
+      returning ${sql.join(SESSION_COLUMNS.map((column) => sql.ref(`sessions.${column}`)))},
+        (select roles from users where users.id = sessions.user_id) as roles`.execute(db);
+    const rotated = new Map(rows.map((row) => [row.id, row]));
+    for (const i of now) {
+      const row = rotated.get((rotations[i] as SessionRotation).rotation.sessionId);
+      results[i] = row && { session: toSession(row), roles: parseStrings(row.roles) };
+    }
     pending = later;
   }
   return results;

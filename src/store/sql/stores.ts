@@ -76,7 +76,7 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
       return results;
     });
   const rotate = together(
-    (r: SessionRotation) => r.id,
+    (r: SessionRotation) => r.rotation.sessionId,
     (rotations) => rotateSessions(db, engine, rotations),
   );
   // The lookup every authenticated request makes that the access cache does not answer (every
@@ -90,7 +90,7 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
   );
   return {
     ...root,
-    sessions: { ...root.sessions, findWithUser, rotate: (id, rotation, now) => rotate({ id, rotation, now }) },
+    sessions: { ...root.sessions, findWithUser, rotate: (rotation, now) => rotate({ rotation, now }) },
     transaction,
     generation,
     durableRevocations: wait ? revokeThenWait(createRevocationStore(db), wait) : createRevocationStore(db),
