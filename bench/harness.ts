@@ -45,8 +45,8 @@ export function start(args: string[], env: Record<string, string>): Promise<Serv
 
 export function tessera(env: Record<string, string>): Promise<Server> {
   const dir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-  // The Node flag npm start uses too: see "Memory" in the README.
-  return start(['--max-semi-space-size=4', join(ROOT, 'dist', 'main.js'), 'serve'], {
+  // The Node flags npm start uses too: see "Memory" in the README.
+  return start(['--max-semi-space-size=4', '--heap-growing-percent=40', join(ROOT, 'dist', 'main.js'), 'serve'], {
     DATA_DIR: dir,
     SECRET_KEY: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'info', // the level that prints the listening address; still no per-request lines
