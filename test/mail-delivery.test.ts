@@ -105,6 +105,14 @@ for (const engine of ENGINES) {
         'select token_hash from link_tokens',
       );
       assert.match(stored?.token_hash ?? '', /^[0-9a-f]{64}$/);
+      // The refused first attempt must be recorded before the clock moves: recorded after, its
+      // retry would be due a backoff past the advanced clock, and never come (a loaded CI run).
+      await eventually(
+        async () =>
+          (await sqlOutsideTessera<{ attempts: number }>(test.databaseUrl, 'select attempts from outbox'))[0]
+            ?.attempts === 1,
+        'a first attempt',
+      );
       mail.refuseAll(false);
       test.clock.advance(60);
       const received = await mail.waitFor((m) => m.to === credentials.email);
