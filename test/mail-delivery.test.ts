@@ -126,7 +126,19 @@ for (const engine of ENGINES) {
       mail.refuseAll(true);
       const people = Array.from({ length: 16 }, () => newCredentials('pair'));
       for (const [i, person] of people.entries()) await register((i % 2 ? a : b).app, person);
-      await settle(500);
+      // Every refused first attempt recorded before the clock moves (see the test above).
+      await eventually(
+        async () =>
+          Number(
+            (
+              await sqlOutsideTessera<{ n: unknown }>(
+                a.databaseUrl,
+                'select count(*) as n from outbox where attempts = 0',
+              )
+            )[0]?.n,
+          ) === 0,
+        'a first attempt of each',
+      );
       mail.refuseAll(false);
       a.clock.advance(60); // one clock: b shares a's
       await eventually(async () => mail.received.length >= people.length, 'every mail');
