@@ -281,7 +281,7 @@ export class SessionService {
     throw revoked('This refresh token was already used; the session has been ended.');
   }
 
-  private pair(session: SessionRecord, roles: readonly string[], fresh: boolean): TokenPair {
+  private pair(session: SessionRecord, roles: string[], fresh: boolean): TokenPair {
     const now = this.o.clock.now();
     const iat = Math.floor(now / 1000);
     const accessToken = this.o.tokens.sign({
@@ -292,7 +292,7 @@ export class SessionService {
       iat,
       exp: iat + this.o.accessTtlSeconds,
       fresh,
-      roles: [...roles],
+      roles,
       // The session keeps its level: a refresh mints tokens at the level its login reached.
       aal: session.aal,
       amr: session.amr,

@@ -158,10 +158,9 @@ function preparingNamed(pool: pg.Pool): PostgresPool {
     // Kysely passes a cursor, not text, only to stream, which no store does.
     query: ((text: unknown, values?: readonly unknown[]) => {
       if (typeof text !== 'string') return client.query(text as pg.Submittable);
+      const query = { text, values: [...(values ?? [])] };
       const name = statementName(text);
-      return client.query(
-        name === undefined ? { text, values: [...(values ?? [])] } : { name, text, values: [...(values ?? [])] },
-      );
+      return client.query(name === undefined ? query : { ...query, name });
     }) as unknown as PostgresPoolClient['query'],
     release: (destroy) => client.release(destroy),
   });

@@ -9,9 +9,9 @@ import { parseStrings, toSession, toUser } from './rows.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
 /**
- * A session joined with its user: what every authenticated request needs, in one lookup. Columns
- * by name, not `s.*`: PostgreSQL refuses to run a prepared statement whose result columns changed
- * since it was prepared, which a later migration adding a column would do to running instances.
+ * Selected by name, not `s.*`: PostgreSQL refuses to run a prepared statement whose result
+ * columns changed since it was prepared, which a later migration adding a column would do to
+ * running instances.
  */
 const SESSION_COLUMNS = [
   'id',
@@ -31,6 +31,7 @@ const SESSION_COLUMNS = [
   'amr',
 ] as const;
 
+/** A session joined with its user: what every authenticated request needs, in one lookup. */
 const withUser = (db: Kysely<Database>) =>
   db
     .selectFrom('sessions as s')
