@@ -186,13 +186,19 @@ export async function createDatabase(): Promise<string> {
 
 /**
  * Runs A then B, `rounds` times (A B A B …, so both see the same drift of a shared machine),
- * and gives each side's results with the per-round ratios of A's throughput to B's.
+ * and gives each side's results with the per-round ratios of A's throughput to B's. Each side
+ * first runs one unmeasured round, numbered `rounds` (after the measured ones, so a round that
+ * spends its own data has fresh data): a first round pays for V8 compiling the path (a fifth of
+ * refresh's CPU, measured) and for the database reading its pages, which a long-running server
+ * pays once.
  */
 export async function alternate<A extends { rps: number }, B extends { rps: number }>(
   rounds: number,
   a: (round: number) => Promise<A>,
   b: (round: number) => Promise<B>,
 ): Promise<{ a: A[]; b: B[]; ratios: number[] }> {
+  await a(rounds);
+  await b(rounds);
   const as: A[] = [];
   const bs: B[] = [];
   for (let round = 0; round < rounds; round++) {

@@ -87,10 +87,6 @@ async function versus(
   b: () => Promise<{ rps: number; cpuUs?: number }>,
   target?: number,
 ) {
-  // One unmeasured round each first: a first round pays for V8 compiling the scenario's code
-  // path (a fifth of refresh's CPU then, measured), which a long-running server pays once.
-  await a();
-  await b();
   const { a: as, b: baselines, ratios } = await alternate(ROUNDS, a, b);
   as.forEach((resultA, round) => {
     if (resultA.errors + resultA.non2xx > 0)

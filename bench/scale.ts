@@ -296,11 +296,6 @@ async function side(
   a: [Server, Loaded],
   b: [Server, Loaded],
 ): Promise<Row> {
-  // One unmeasured round each first (numbered after the measured ones: refresh spends its
-  // round's sessions), as npm run bench does: V8 compiling the path, and
-  // PostgreSQL reading the sampled sessions' pages into its buffers.
-  await run(a[0], a[1], ROUNDS);
-  await run(b[0], b[1], ROUNDS);
   const {
     a: large,
     b: small,
