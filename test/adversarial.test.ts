@@ -432,6 +432,14 @@ const CASES: Case[] = [
     code: 'invalid_credentials',
   },
   {
+    // JSON can carry a lone surrogate; its throttle counts once made a batch's upsert fail for
+    // every login and refresh that shared it.
+    name: 'a lone surrogate in a login username',
+    request: loginWith('{"username":"victim\\ud800","password":"wrong horse"}'),
+    status: 401,
+    code: 'invalid_credentials',
+  },
+  {
     name: 'SQL in a registration username',
     request: registerWith({ username: "x'); DROP TABLE users;--", email: 'sql@example.com', password: PASSWORD }),
     status: 400,

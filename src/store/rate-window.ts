@@ -9,8 +9,12 @@ export interface RateWindow {
   resetAt: number;
 }
 
-/** The window of `windowMs` that contains `now`, for the counter `key`. */
+/**
+ * The window of `windowMs` that contains `now`, for the counter `key`. A lone surrogate (a JSON
+ * body can carry one into a username) becomes U+FFFD here, as every driver would make it on the
+ * way to the store: the name a batch's upsert returns is then the name it was asked to count.
+ */
 export function windowOf(key: string, windowMs: number, now: number): RateWindow {
   const index = Math.floor(now / windowMs);
-  return { windowKey: `${key}@${index}`, resetAt: (index + 1) * windowMs };
+  return { windowKey: `${key.toWellFormed()}@${index}`, resetAt: (index + 1) * windowMs };
 }
