@@ -14,8 +14,8 @@ import { type Kysely, sql } from 'kysely';
 import { migrateToLatest } from '../src/store/migrations/index.js';
 import { openPostgresDb, postgresEngine } from '../src/store/postgres.js';
 import type { Database } from '../src/store/schema.js';
-import { hitCounters } from '../src/store/sql/counters.js';
-import { findSessionsWithUsers, rotateSessions } from '../src/store/sql/sessions.js';
+import { batchedCounterHits, createCounterStore } from '../src/store/sql/counters.js';
+import { batchedRotation, batchedSessionLookup } from '../src/store/sql/sessions.js';
 import type { SqlEngine } from '../src/store/sql-engine.js';
 import { openSqliteDb, sqliteEngine } from '../src/store/sqlite.js';
 import { createTestDatabase, POSTGRES_AVAILABLE } from './engines.js';
@@ -86,10 +86,12 @@ async function addSession(
     .execute();
 }
 
-/** Keys as hostile as a username or an address can make them: quotes, braces, commas, backslashes, NULL. */
+/** Keys as hostile as a username or an address can make them: quotes, braces, commas, backslashes, NULL, lone surrogates. */
 const hostileKey = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 12 }),
   fc.constantFrom('', 'NULL', 'null', '{}', '{"a","b"}', 'a,b', '\\', '"', "'", ' padded ', '{\\"x\\"}'),
+  // Lone surrogates: a JSON body can carry them into a username.
+  fc.constantFrom('\ud800', 'a\udc00b', '\udbff\ud800'),
 );
 
 const engines: (readonly [string, SqlEngine, (t: TestContext) => Promise<Kysely<Database>>])[] = [
@@ -101,6 +103,7 @@ for (const [name, engine, open] of engines) {
   describe(`batched statements [${name}]`, () => {
     it('counts hits on counters of any key text, each caller getting the count it would have had alone', async (t) => {
       const db = await open(t);
+      const counters = createCounterStore(db);
       const model = new Map<string, number>();
       await fc.assert(
         fc.asyncProperty(
@@ -110,12 +113,20 @@ for (const [name, engine, open] of engines) {
           ),
           async (keys) => {
             const hits = keys.map((key) => ({ key, windowMs: WINDOW_MS, now: NOW }));
-            const counted = await hitCounters(db, engine, hits);
+            const counted = await batchedCounterHits(db, engine)(hits);
             keys.forEach((key, i) => {
               const expected = (model.get(key) ?? 0) + 1;
               model.set(key, expected);
               assert.equal(counted[i]?.count, expected, `hit ${i} on ${JSON.stringify(key)}`);
             });
+            // What a batch counted is what a single statement reads back under the same key.
+            for (const key of keys) {
+              assert.equal(
+                (await counters.peek(key, WINDOW_MS, NOW)).count,
+                model.get(key),
+                `peek ${JSON.stringify(key)}`,
+              );
+            }
           },
         ),
         { numRuns: 40 },
@@ -129,7 +140,7 @@ for (const [name, engine, open] of engines) {
       await fc.assert(
         fc.asyncProperty(fc.array(hostileKey, { maxLength: 6 }), async (noise) => {
           const ids = [...noise.filter((id) => !id.includes('\u0000')), 's-1', 's{"2"},\\'];
-          const found = await findSessionsWithUsers(db, engine, ids);
+          const found = await batchedSessionLookup(db, engine)(ids);
           ids.forEach((id, i) => {
             const known = id === 's-1' || id === 's{"2"},\\';
             assert.equal(found[i]?.session.id, known ? id : undefined, JSON.stringify(id));
@@ -150,7 +161,10 @@ for (const [name, engine, open] of engines) {
         },
         now: NOW,
       });
-      const rotated = await rotateSessions(db, engine, [
+      const rotated = await batchedRotation(
+        db,
+        engine,
+      )([
         rotation('s-1', 's-1-jti'),
         rotation('s{"2"},\\', 'stale', 'u-2'),
         rotation('unknown', 'x'),
@@ -162,8 +176,8 @@ for (const [name, engine, open] of engines) {
         [['s-1', 's-1-next', 's-1-jti', ['user']], undefined, undefined, undefined, undefined],
       );
       // The token's user must own the session.
-      assert.equal((await rotateSessions(db, engine, [rotation('s{"2"},\\', 's{"2"},\\-jti', 'u-1')]))[0], undefined);
-      const [one, two] = await findSessionsWithUsers(db, engine, ['s-1', 's{"2"},\\']);
+      assert.equal((await batchedRotation(db, engine)([rotation('s{"2"},\\', 's{"2"},\\-jti', 'u-1')]))[0], undefined);
+      const [one, two] = await batchedSessionLookup(db, engine)(['s-1', 's{"2"},\\']);
       assert.equal(one?.session.refreshJti, 's-1-next');
       assert.equal(one?.session.previousJti, 's-1-jti');
       assert.equal(two?.session.refreshJti, 's{"2"},\\-jti');
@@ -177,8 +191,8 @@ if (POSTGRES_AVAILABLE) {
       const db = await postgresDb(t);
       await addSession(db, 's-1', 'u-1');
       for (let i = 0; i < 3; i++) {
-        await findSessionsWithUsers(db, postgresEngine, ['s-1', `other-${i}`].slice(0, i + 1));
-        await hitCounters(db, postgresEngine, [{ key: `k${i}`, windowMs: WINDOW_MS, now: NOW }]);
+        await batchedSessionLookup(db, postgresEngine)(['s-1', `other-${i}`].slice(0, i + 1));
+        await batchedCounterHits(db, postgresEngine)([{ key: `k${i}`, windowMs: WINDOW_MS, now: NOW }]);
       }
       const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements order by name`.execute(db);
       // One each, whatever the number of rows a batch carried.
@@ -191,10 +205,10 @@ if (POSTGRES_AVAILABLE) {
     it('keeps answering after a migration adds a column to a table a prepared lookup reads', async (t) => {
       const db = await postgresDb(t);
       await addSession(db, 's-1', 'u-1');
-      assert.equal((await findSessionsWithUsers(db, postgresEngine, ['s-1']))[0]?.session.id, 's-1');
+      assert.equal((await batchedSessionLookup(db, postgresEngine)(['s-1']))[0]?.session.id, 's-1');
       await sql`alter table sessions add column added_later text`.execute(db);
       await sql`alter table users add column added_later text`.execute(db);
-      assert.equal((await findSessionsWithUsers(db, postgresEngine, ['s-1']))[0]?.user.id, 'u-1');
+      assert.equal((await batchedSessionLookup(db, postgresEngine)(['s-1']))[0]?.user.id, 'u-1');
     });
   });
 }

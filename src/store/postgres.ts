@@ -65,8 +65,10 @@ export const postgresEngine: SqlEngine = {
   isConflict: (error) =>
     error instanceof Error && 'code' in error && (error.code === '40P01' || error.code === '40001'),
   skipLockedRows: true,
-  rowsTable: (alias, types, rows) =>
-    sql`unnest(${sql.join(types.map((type, c) => sql`cast(${sql.val(rows.map((row) => row[c]))} as ${sql.raw(type)}[])`))}) as ${sql.raw(alias)}(${valuesColumns(types.length)})`,
+  rowsTable: (alias, types) => ({
+    sql: sql`unnest(${sql.join(types.map((type) => sql`cast(${sql.val([])} as ${sql.raw(type)}[])`))}) as ${sql.raw(alias)}(${valuesColumns(types.length)})`,
+    parameters: (rows) => types.map((_, c) => rows.map((row) => row[c])),
+  }),
   isUnavailable: (error) =>
     error instanceof Error &&
     (UNAVAILABLE_CODES.has('code' in error ? String(error.code) : '') || UNAVAILABLE_MESSAGE.test(error.message)),

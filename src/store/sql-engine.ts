@@ -7,9 +7,17 @@ import { type RawBuilder, sql } from 'kysely';
 
 export type ColumnType = 'text' | 'bigint';
 
-/** `column1, column2, …`: what a VALUES list names its columns on both engines. */
+/** `column1, column2, …`: the names a rows table gives its columns on every engine (as VALUES does). */
 export const valuesColumns = (count: number) =>
   sql.raw(Array.from({ length: count }, (_, i) => `column${i + 1}`).join(', '));
+
+/** The rows of a batched statement, carried as that statement's only parameters. */
+export interface RowsTable {
+  /** A table with columns column1, column2, …, whose placeholders are the rows' parameters. */
+  readonly sql: RawBuilder<unknown>;
+  /** The values of those placeholders for these rows, in order. */
+  parameters(rows: readonly (readonly unknown[])[]): unknown[];
+}
 
 export interface SqlEngine {
   /** For messages: 'SQLite' or 'PostgreSQL'. */
@@ -22,11 +30,11 @@ export interface SqlEngine {
   isConflict(error: unknown): boolean;
   /**
    * The rows a batched statement carries, as a table `alias` with columns column1, column2, …
-   * of the given types. On PostgreSQL one array parameter per column, so the statement's text is
-   * the same for any number of rows and can be prepared once (sql/named-statement.ts); on SQLite,
-   * which has no arrays, a VALUES list.
+   * of the given types, whose text is the same for any number of rows: the statement is built and
+   * compiled once and prepared once (sql/compiled-once.ts). On PostgreSQL one array parameter
+   * per column; on SQLite, which has no arrays, one JSON text.
    */
-  rowsTable(alias: string, types: readonly ColumnType[], rows: readonly (readonly unknown[])[]): RawBuilder<unknown>;
+  rowsTable(alias: string, types: readonly ColumnType[]): RowsTable;
   /** Whether `select … for update skip locked` exists, for claiming rows without queueing. */
   readonly skipLockedRows: boolean;
   /**

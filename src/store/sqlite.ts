@@ -24,6 +24,14 @@ const { sessionEnded, sessionDeleted, userChanged, userDeleted, tokenRevoked } =
 /** The database's clock in epoch milliseconds (julianday works on every SQLite version). */
 const SQLITE_NOW_MS = "cast((julianday('now') - 2440587.5) * 86400000 as integer)";
 
+/**
+ * A lone surrogate becomes U+FFFD, as it does when better-sqlite3 binds a string itself. JSON
+ * would carry it as an escape that SQLite decodes differently, so a key counted in a batch
+ * would not be the key a single statement reads back.
+ */
+const wellFormedRow = (row: readonly unknown[]) =>
+  row.map((cell) => (typeof cell === 'string' ? cell.toWellFormed() : cell));
+
 export const sqliteEngine: SqlEngine = {
   name: 'SQLite',
   isUniqueViolation: (error) =>
@@ -35,9 +43,11 @@ export const sqliteEngine: SqlEngine = {
   // One writer at a time: another process holding the lock past busy_timeout is the only conflict.
   isConflict: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY',
   skipLockedRows: false,
-  // VALUES names its columns column1, column2, … here too.
-  rowsTable: (alias, types, rows) =>
-    sql`(values ${sql.join(rows.map((row) => sql`(${sql.join(types.map((type, c) => sql`cast(${row[c]} as ${sql.raw(type)})`))})`))}) as ${sql.raw(alias)}`,
+  rowsTable: (alias, types) => ({
+    sql: sql`(select ${sql.raw(types.map((type, c) => `cast(value ->> ${c} as ${type}) as column${c + 1}`).join(', '))}
+      from json_each(${sql.val('[]')})) as ${sql.raw(alias)}`,
+    parameters: (rows) => [JSON.stringify(rows.map(wellFormedRow))],
+  }),
   generationTriggers: {
     up: [
       `create trigger ${sessionEnded.name} after update of ended_at on ${sessionEnded.table}

@@ -19,6 +19,9 @@ export function compiledOnce<R>(
       const query = compile();
       compiled = { ...query, sql: namedPrefix(name) + query.sql };
     }
+    if (parameters.length !== compiled.parameters.length) {
+      throw new Error(`${name} takes ${compiled.parameters.length} parameters, given ${parameters.length}`);
+    }
     return (await db.executeQuery<R>({ ...compiled, parameters, queryId: createQueryId() })).rows;
   };
 }

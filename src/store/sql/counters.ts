@@ -3,7 +3,7 @@ import { windowOf } from '../rate-window.js';
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { CounterStore, CounterWindow } from '../types.js';
-import { named } from './named-statement.js';
+import { compiledOnce } from './compiled-once.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
 /** Counting itself (`hit`) is `hitCounters`, many hits a statement: the stores batch it. */
@@ -35,49 +35,47 @@ export interface CounterHit {
 
 /**
  * Hits counted in one atomic upsert (one per ROWS_PER_STATEMENT counters): one round trip (and,
- * outside a transaction, one commit) for all. Hits on one counter are added together and each caller gets the count it would have got
- * alone, in the order given (so concurrent hits from any number of instances all count). Rows are
- * locked in the order given, so callers pass them in key order.
+ * outside a transaction, one commit) for all. Hits on one counter are added together and each
+ * caller gets the count it would have got alone, in the order given (so concurrent hits from any
+ * number of instances all count). Rows are locked in the order given, so callers pass them in
+ * key order.
  */
-export async function hitCounters(
+export function batchedCounterHits(
   db: Kysely<Database>,
   engine: SqlEngine,
-  hits: readonly CounterHit[],
-): Promise<CounterWindow[]> {
-  const groups = new Map<string, { resetAt: number; callers: number[] }>();
-  hits.forEach(({ key, windowMs, now }, i) => {
-    const { windowKey, resetAt } = windowOf(key, windowMs, now);
-    const group = groups.get(windowKey);
-    if (group) group.callers.push(i);
-    else groups.set(windowKey, { resetAt, callers: [i] });
-  });
-  const counted = new Map<string, number>();
-  const entries = [...groups];
-  for (let start = 0; start < entries.length; start += ROWS_PER_STATEMENT) {
-    const values = engine.rowsTable(
-      'v',
-      ['text', 'bigint', 'bigint'],
-      entries
-        .slice(start, start + ROWS_PER_STATEMENT)
-        .map(([windowKey, g]) => [windowKey, g.callers.length, g.resetAt]),
-    );
-    // `where true`: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.
-    const { rows } = await sql<{
-      key: string;
-      count: unknown;
-    }>`${named('hit_counters')}insert into rate_counters (key, count, reset_at)
-      select column1, column2, column3 from ${values} where true
+): (hits: readonly CounterHit[]) => Promise<CounterWindow[]> {
+  const v = engine.rowsTable('v', ['text', 'bigint', 'bigint']);
+  // `where true`: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.
+  const upsert = compiledOnce(db, 'hit_counters', () =>
+    sql<{ key: string; count: unknown }>`insert into rate_counters (key, count, reset_at)
+      select column1, column2, column3 from ${v.sql} where true
       on conflict (key) do update set count = rate_counters.count + excluded.count
-      returning key, count`.execute(db);
-    for (const row of rows) counted.set(row.key, Number(row.count));
-  }
-  const results: CounterWindow[] = [];
-  for (const [windowKey, group] of groups) {
-    const total = counted.get(windowKey);
-    if (total === undefined) throw new Error(`rate counter ${windowKey} was not returned by its upsert`);
-    group.callers.forEach((caller, k) => {
-      results[caller] = { count: total - group.callers.length + 1 + k, resetAt: group.resetAt };
+      returning key, count`.compile(db),
+  );
+  return async (hits) => {
+    const groups = new Map<string, { resetAt: number; callers: number[] }>();
+    hits.forEach(({ key, windowMs, now }, i) => {
+      const { windowKey, resetAt } = windowOf(key, windowMs, now);
+      const group = groups.get(windowKey);
+      if (group) group.callers.push(i);
+      else groups.set(windowKey, { resetAt, callers: [i] });
     });
-  }
-  return results;
+    const counted = new Map<string, number>();
+    const entries = [...groups];
+    for (let start = 0; start < entries.length; start += ROWS_PER_STATEMENT) {
+      const rows = entries
+        .slice(start, start + ROWS_PER_STATEMENT)
+        .map(([windowKey, g]) => [windowKey, g.callers.length, g.resetAt]);
+      for (const row of await upsert(...v.parameters(rows))) counted.set(row.key, Number(row.count));
+    }
+    const results: CounterWindow[] = [];
+    for (const [windowKey, group] of groups) {
+      const total = counted.get(windowKey);
+      if (total === undefined) throw new Error(`rate counter ${windowKey} was not returned by its upsert`);
+      group.callers.forEach((caller, k) => {
+        results[caller] = { count: total - group.callers.length + 1 + k, resetAt: group.resetAt };
+      });
+    }
+    return results;
+  };
 }

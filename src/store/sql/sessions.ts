@@ -3,7 +3,6 @@ import type { Database, SessionsTable } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { RotatedSession, Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
-import { named, runNamed } from './named-statement.js';
 import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
 import { parseStrings, toSession, toUser } from './rows.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
@@ -71,31 +70,31 @@ function toSessionWithUser(row: WithUserRow): SessionWithUser {
  * Many sessions with their users in one statement (a round trip for all), each answer in the
  * place of its id; undefined where there is none.
  */
-export async function findSessionsWithUsers(
+export function batchedSessionLookup(
   db: Kysely<Database>,
   engine: SqlEngine,
-  ids: readonly string[],
-): Promise<(SessionWithUser | undefined)[]> {
-  const unique = [...new Set(ids)];
-  const rows = new Map<string, WithUserRow>();
-  for (let start = 0; start < unique.length; start += ROWS_PER_STATEMENT) {
-    const chunk = unique.slice(start, start + ROWS_PER_STATEMENT);
-    const wanted = engine.rowsTable(
-      'wanted',
-      ['text'],
-      chunk.map((id) => [id]),
-    );
-    const query = withUser(db).where('s.id', 'in', sql<string>`(select column1 from ${wanted})`);
-    for (const row of await runNamed(db, 'sessions_with_users', query)) rows.set(row.id, row);
-  }
-  return ids.map((id) => {
-    const row = rows.get(id);
-    return row && toSessionWithUser(row);
-  });
+): (ids: readonly string[]) => Promise<(SessionWithUser | undefined)[]> {
+  const wanted = engine.rowsTable('wanted', ['text']);
+  const lookup = compiledOnce(db, 'sessions_with_users', () =>
+    withUser(db).where('s.id', 'in', sql<string>`(select column1 from ${wanted.sql})`).compile(),
+  );
+  return async (ids) => {
+    const unique = [...new Set(ids)];
+    const rows = new Map<string, WithUserRow>();
+    for (let start = 0; start < unique.length; start += ROWS_PER_STATEMENT) {
+      const chunk = unique.slice(start, start + ROWS_PER_STATEMENT).map((id) => [id]);
+      for (const row of await lookup(...wanted.parameters(chunk))) rows.set(row.id, row);
+    }
+    return ids.map((id) => {
+      const row = rows.get(id);
+      return row && toSessionWithUser(row);
+    });
+  };
 }
 
 export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): SessionStore {
   const sessionWithUser = compiledOnce(db, 'session_with_user', () => withUser(db).where('s.id', '=', '').compile());
+  const rotateOne = batchedRotation(db, engine);
   return {
     async insert(s) {
       await db
@@ -128,7 +127,7 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       return row && toSessionWithUser(row);
     },
     async rotate(rotation, now) {
-      const [rotated] = await rotateSessions(db, engine, [{ rotation, now }]);
+      const [rotated] = await rotateOne([{ rotation, now }]);
       return rotated;
     },
     async end(id, reason, now) {
@@ -195,48 +194,52 @@ export interface SessionRotation {
  * in key order. Two rotations of one session go in successive statements, so they apply one after
  * the other and at most one of them succeeds, as if made one by one.
  */
-export async function rotateSessions(
+export function batchedRotation(
   db: Kysely<Database>,
   engine: SqlEngine,
-  rotations: readonly SessionRotation[],
-): Promise<(RotatedSession | undefined)[]> {
-  const results: (RotatedSession | undefined)[] = rotations.map(() => undefined);
-  let pending = rotations.map((_, i) => i);
-  while (pending.length > 0) {
-    const seen = new Set<string>();
-    const now: number[] = [];
-    const later: number[] = [];
-    for (const i of pending) {
-      const { sessionId } = (rotations[i] as SessionRotation).rotation;
-      if (seen.has(sessionId) || now.length === ROWS_PER_STATEMENT) later.push(i);
-      else {
-        seen.add(sessionId);
-        now.push(i);
-      }
-    }
-    const values = engine.rowsTable(
-      'v',
-      ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint'],
-      now.map((i) => {
-        const { rotation: r, now: at } = rotations[i] as SessionRotation;
-        return [r.sessionId, r.userId, r.fromJti, r.toJti, r.issuedAt, at, r.expiresAt];
-      }),
-    );
-    const { rows } = await sql<RotatedRow>`${named('rotate_sessions')}update sessions set
+): (rotations: readonly SessionRotation[]) => Promise<(RotatedSession | undefined)[]> {
+  const v = engine.rowsTable('v', ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint']);
+  const rotate = compiledOnce(db, 'rotate_sessions', () =>
+    sql<RotatedRow>`update sessions set
         previous_jti = v.column3, refresh_jti = v.column4, refresh_issued_at = v.column5,
         rotated_at = v.column6, last_used_at = v.column6, expires_at = v.column7
-      from ${values}
+      from ${v.sql}
       where sessions.id = v.column1 and sessions.user_id = v.column2 and sessions.refresh_jti = v.column3
         and sessions.ended_at is null
         and exists (select 1 from users where users.id = sessions.user_id and users.disabled = 0)
       returning ${sql.join(SESSION_COLUMNS.map((column) => sql.ref(`sessions.${column}`)))},
-        (select roles from users where users.id = sessions.user_id) as roles`.execute(db);
-    const rotated = new Map(rows.map((row) => [row.id, row]));
-    for (const i of now) {
-      const row = rotated.get((rotations[i] as SessionRotation).rotation.sessionId);
-      results[i] = row && { session: toSession(row), roles: parseStrings(row.roles) };
+        (select roles from users where users.id = sessions.user_id) as roles`.compile(db),
+  );
+  return async (rotations) => {
+    const results: (RotatedSession | undefined)[] = rotations.map(() => undefined);
+    let pending = rotations.map((_, i) => i);
+    while (pending.length > 0) {
+      const seen = new Set<string>();
+      const now: number[] = [];
+      const later: number[] = [];
+      for (const i of pending) {
+        const { sessionId } = (rotations[i] as SessionRotation).rotation;
+        if (seen.has(sessionId) || now.length === ROWS_PER_STATEMENT) later.push(i);
+        else {
+          seen.add(sessionId);
+          now.push(i);
+        }
+      }
+      const rows = await rotate(
+        ...v.parameters(
+          now.map((i) => {
+            const { rotation: r, now: at } = rotations[i] as SessionRotation;
+            return [r.sessionId, r.userId, r.fromJti, r.toJti, r.issuedAt, at, r.expiresAt];
+          }),
+        ),
+      );
+      const rotated = new Map(rows.map((row) => [row.id, row]));
+      for (const i of now) {
+        const row = rotated.get((rotations[i] as SessionRotation).rotation.sessionId);
+        results[i] = row && { session: toSession(row), roles: parseStrings(row.roles) };
+      }
+      pending = later;
     }
-    pending = later;
-  }
-  return results;
+    return results;
+  };
 }
