@@ -1,6 +1,6 @@
 /**
  * The batched statements every refresh and access-cache miss runs (session lookup, rotation,
- * rate counts), at the SQL level on both engines: rows carried as arrays (PostgreSQL) or VALUES
+ * rate counts), at the SQL level on both engines: rows carried as arrays (PostgreSQL) or JSON
  * (SQLite) arrive intact whatever their text, and on PostgreSQL the hot statements run prepared
  * under their names, and keep running when a later migration adds a column.
  */

@@ -1,5 +1,6 @@
 /**
- * How many rows one batched statement carries at the most, so that its parameters stay under
- * both engines' limits (PostgreSQL 65,535; SQLite 32,766) at up to seven parameters a row (SQLite; PostgreSQL takes one array per column).
+ * How many rows one batched statement carries at the most. Its parameters are one array a column
+ * (PostgreSQL) or one JSON text (SQLite) whatever the rows, so this bounds what one statement
+ * locks and holds in memory, not a parameter count.
  */
 export const ROWS_PER_STATEMENT = 500;
