@@ -102,7 +102,7 @@ const body = fc.oneof(
     fc.oneof(
       fc.jsonValue(),
       fc.string({ unit: 'grapheme', maxLength: 40 }),
-      fc.constantFrom('', 'local', 'global', 'admin', 'cookie', "' OR 1=1 --", '\u0000', 'ａｄｍｉｎ'),
+      fc.constantFrom('', 'local', 'global', 'admin', 'cookie', "' OR 1=1 --", '\u0000', 'ａｄｍｉｎ', 'x\ud800', '\udc00'),
     ),
   ),
   fc.jsonValue({ maxDepth: 4 }),
@@ -257,6 +257,7 @@ describe('fuzzing every page form (fast-check)', () => {
             '<script>',
             "' OR 1=1 --",
             '\u0000',
+            'x\ud800',
             'REAL_CSRF',
           ),
         ),
