@@ -24,6 +24,7 @@ import { createAuthenticator } from './http/authenticate.js';
 import { createCookieTransport } from './http/browser/cookies.js';
 import { trustedOrigins } from './http/browser/origins.js';
 import { registerErrorHandling } from './http/error-handler.js';
+import { lazyRequestLoggers } from './http/lazy-request-logger.js';
 import { pages } from './http/pages/index.js';
 import { perIpLimit, perKeyLimit } from './http/rate-limit.js';
 import { auditRoutes } from './http/routes/audit.js';
@@ -120,6 +121,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: logger as FastifyBaseLogger,
     // A line per request only at debug/trace: at info and above the hot path logs nothing.
     logController: new LogController({ disableRequestLogging: !verbose }),
+    childLoggerFactory: lazyRequestLoggers,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // `__proto__` and `constructor` keys are dropped, so they change nothing (the contract).
