@@ -1,23 +1,12 @@
-import { type Compilable, type Kysely, type RawBuilder, sql } from 'kysely';
-import type { Database } from '../schema.js';
-
 /**
  * The hot statements (the ones every refresh, access-cache miss or generation read runs) open
  * with `/* tessera:NAME *\/`. PostgreSQL prepares a statement so tagged once per connection and
  * runs it by name after (postgres.ts); an untagged one is parsed and planned on every run, which
  * cost the server four times as much for the batched session lookup (measured: 277 µs → 63 µs).
  * The name also shows in pg_stat_activity. SQLite reads it as a comment (its statements are all
- * cached by text, sqlite.ts). Only a statement whose text never varies may carry a name:
- * node-postgres refuses one name for two texts.
+ * cached by text, sqlite.ts). A statement gets its name through compiledOnce (compiled-once.ts),
+ * which compiles its text once: node-postgres refuses one name for two texts.
  */
-export const named = (name: string): RawBuilder<unknown> => sql.raw(namedPrefix(name));
-
-/** Runs a built query under a name. */
-export async function runNamed<R>(db: Kysely<Database>, name: string, query: Compilable<R>): Promise<R[]> {
-  const compiled = query.compile();
-  return (await db.executeQuery<R>({ ...compiled, sql: namedPrefix(name) + compiled.sql })).rows;
-}
-
 export const namedPrefix = (name: string) => `/* tessera:${name} */ `;
 
 /** The name of a tagged statement's text, or undefined. */
