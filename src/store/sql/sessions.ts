@@ -94,7 +94,9 @@ export function batchedSessionLookup(
 
 export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): SessionStore {
   const sessionWithUser = compiledOnce(db, 'session_with_user', () => withUser(db).where('s.id', '=', '').compile());
-  const rotateOne = batchedRotation(db, engine);
+  // Made on first use: a store is made for every transaction, and none of them rotates (refresh
+  // rotates through the stores' batched rotation).
+  let rotateOne: ReturnType<typeof batchedRotation> | undefined;
   return {
     async insert(s) {
       await db
@@ -127,6 +129,7 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       return row && toSessionWithUser(row);
     },
     async rotate(rotation, now) {
+      rotateOne ??= batchedRotation(db, engine);
       const [rotated] = await rotateOne([{ rotation, now }]);
       return rotated;
     },
