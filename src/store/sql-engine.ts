@@ -7,9 +7,12 @@ import { type RawBuilder, sql } from 'kysely';
 
 export type ColumnType = 'text' | 'bigint';
 
-/** `column1, column2, …`: the names a rows table gives its columns on every engine (as VALUES does). */
+/** `column1`, `column2`, …: the names a rows table gives its columns on every engine (as VALUES does). */
+export const columnName = (index: number) => `column${index + 1}`;
+
+/** `column1, column2, …` for `count` columns. */
 export const valuesColumns = (count: number) =>
-  sql.raw(Array.from({ length: count }, (_, i) => `column${i + 1}`).join(', '));
+  sql.raw(Array.from({ length: count }, (_, i) => columnName(i)).join(', '));
 
 /** The rows of a batched statement, carried as that statement's only parameters. */
 export interface RowsTable {

@@ -14,7 +14,7 @@ import {
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { createSqlStores } from './sql/stores.js';
-import type { SqlEngine } from './sql-engine.js';
+import { columnName, type SqlEngine } from './sql-engine.js';
 import type { EngineStores, Generation, GenerationSource } from './types.js';
 
 /** SQLite triggers run per row: a raise and its log row for each changed row. */
@@ -44,7 +44,7 @@ export const sqliteEngine: SqlEngine = {
   isConflict: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY',
   skipLockedRows: false,
   rowsTable: (alias, types) => ({
-    sql: sql`(select ${sql.raw(types.map((type, c) => `cast(value ->> ${c} as ${type}) as column${c + 1}`).join(', '))}
+    sql: sql`(select ${sql.raw(types.map((type, c) => `cast(value ->> ${c} as ${type}) as ${columnName(c)}`).join(', '))}
       from json_each(${sql.val('[]')})) as ${sql.raw(alias)}`,
     parameters: (rows) => [JSON.stringify(rows.map(wellFormedRow))],
   }),
