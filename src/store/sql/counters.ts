@@ -6,7 +6,7 @@ import type { CounterStore, CounterWindow } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
-/** Counting itself (`hit`) is `hitCounters`, many hits a statement: the stores batch it. */
+/** Counting itself (`hit`) is `batchedCounterHits`, many hits a statement: the stores batch it. */
 export function createCounterStore(db: Kysely<Database>): Omit<CounterStore, 'hit'> {
   return {
     async peek(key, windowMs, now) {
