@@ -274,6 +274,22 @@ export async function eventually(check: () => Promise<boolean>, what: string, ms
   }
 }
 
+/**
+ * Waits until each of `count` queued entries has had its first try recorded, before a test moves
+ * the clock. A claim counts the attempt, but the retry's time is written after the send fails:
+ * written after the clock moved, it would be a backoff past the moved clock, and never come.
+ */
+export async function firstTriesRecorded(databaseUrl: string, count: number, topic?: string): Promise<void> {
+  await eventually(async () => {
+    const rows = await sqlOutsideTessera<{ attempts: unknown; claimed_until: unknown }>(
+      databaseUrl,
+      `select attempts, claimed_until from outbox${topic ? ' where topic = ?' : ''}`,
+      topic ? [topic] : [],
+    );
+    return rows.length === count && rows.every((row) => Number(row.attempts) >= 1 && row.claimed_until === null);
+  }, 'the first tries to be recorded');
+}
+
 /** A loopback port nothing listens on right now (for servers a test must name before starting). */
 export async function freePort(): Promise<number> {
   const server = createServer();

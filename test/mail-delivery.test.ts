@@ -15,6 +15,7 @@ import { createOutboxWorker, LEASE_MS, type OutboxHandler } from '../src/outbox/
 import { ENGINES } from './engines.js';
 import {
   eventually,
+  firstTriesRecorded,
   json,
   newCredentials,
   register,
@@ -35,12 +36,7 @@ for (const engine of ENGINES) {
       mail.refuseAll(true);
       const credentials = newCredentials('retry');
       await register(test.app, credentials);
-      await eventually(
-        async () =>
-          (await sqlOutsideTessera<{ attempts: number }>(test.databaseUrl, 'select attempts from outbox'))[0]
-            ?.attempts === 1,
-        'a first attempt',
-      );
+      await firstTriesRecorded(test.databaseUrl, 1);
       assert.equal((await test.stores.outbox.counts()).pending, 1, 'still queued after the refusal');
       mail.refuseAll(false);
       test.clock.advance(60);
@@ -54,7 +50,7 @@ for (const engine of ENGINES) {
       await mail.stop();
       const credentials = newCredentials('outage');
       await register(test.app, credentials);
-      await settle(500);
+      await firstTriesRecorded(test.databaseUrl, 1);
       await mail.start();
       test.clock.advance(60);
       await mail.waitFor((m) => m.to === credentials.email);
@@ -80,12 +76,7 @@ for (const engine of ENGINES) {
       const test = await startApp(t, engine, { env: { SMTP_URL: mail.url } });
       mail.refuseAll(true);
       await register(test.app, newCredentials('giveup'));
-      await eventually(
-        async () =>
-          (await sqlOutsideTessera<{ attempts: number }>(test.databaseUrl, 'select attempts from outbox'))[0]
-            ?.attempts === 1,
-        'a first attempt',
-      );
+      await firstTriesRecorded(test.databaseUrl, 1);
       test.clock.advance(24 * 3600 + 60);
       await eventually(async () => (await test.stores.outbox.failures(10)).length === 1, 'the entry to be given up');
       assert.equal((await test.stores.outbox.counts()).pending, 0);
@@ -105,14 +96,7 @@ for (const engine of ENGINES) {
         'select token_hash from link_tokens',
       );
       assert.match(stored?.token_hash ?? '', /^[0-9a-f]{64}$/);
-      // The refused first attempt must be recorded before the clock moves: recorded after, its
-      // retry would be due a backoff past the advanced clock, and never come (a loaded CI run).
-      await eventually(
-        async () =>
-          (await sqlOutsideTessera<{ attempts: number }>(test.databaseUrl, 'select attempts from outbox'))[0]
-            ?.attempts === 1,
-        'a first attempt',
-      );
+      await firstTriesRecorded(test.databaseUrl, 1);
       mail.refuseAll(false);
       test.clock.advance(60);
       const received = await mail.waitFor((m) => m.to === credentials.email);
@@ -126,19 +110,7 @@ for (const engine of ENGINES) {
       mail.refuseAll(true);
       const people = Array.from({ length: 16 }, () => newCredentials('pair'));
       for (const [i, person] of people.entries()) await register((i % 2 ? a : b).app, person);
-      // Every refused first attempt recorded before the clock moves (see the test above).
-      await eventually(
-        async () =>
-          Number(
-            (
-              await sqlOutsideTessera<{ n: unknown }>(
-                a.databaseUrl,
-                'select count(*) as n from outbox where attempts = 0',
-              )
-            )[0]?.n,
-          ) === 0,
-        'a first attempt of each',
-      );
+      await firstTriesRecorded(a.databaseUrl, people.length);
       mail.refuseAll(false);
       a.clock.advance(60); // one clock: b shares a's
       await eventually(async () => mail.received.length >= people.length, 'every mail');
@@ -206,13 +178,7 @@ describe('a kill -9 right after the answer', () => {
     assert.equal((await post(`${first.url}/auth/register`, credentials)).status, 201);
     // Killed once its first try (the mail server is down) is recorded: the mail waits in the table.
     const database = `sqlite:${join(dir, 'tessera.sqlite3')}`;
-    await eventually(async () => {
-      const [row] = await sqlOutsideTessera<{ attempts: number; claimed_until: number | null }>(
-        database,
-        'select attempts, claimed_until from outbox',
-      );
-      return row?.attempts === 1 && row.claimed_until === null;
-    }, 'the first try to be recorded');
+    await firstTriesRecorded(database, 1);
     first.child.kill('SIGKILL');
     await first.exited;
     await mail.start();
