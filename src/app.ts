@@ -26,7 +26,7 @@ import { trustedOrigins } from './http/browser/origins.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { lazyRequestLoggers } from './http/lazy-request-logger.js';
 import { pages } from './http/pages/index.js';
-import { perIpLimit, perKeyLimit } from './http/rate-limit.js';
+import { perIpFailureLimit, perIpLimit, perKeyLimit } from './http/rate-limit.js';
 import { auditRoutes } from './http/routes/audit.js';
 import { authRoutes } from './http/routes/auth.js';
 import { emailRoutes } from './http/routes/email.js';
@@ -109,6 +109,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     health: stores.health,
     isUnavailable: (error) => stores.isUnavailable(error),
     limitPerIp: (bucket) => perIpLimit(stores.counters, bucket, config.rateLimits.perIp, clock),
+    limitFailuresPerIp: (bucket, counted) =>
+      perIpFailureLimit(stores.counters, bucket, config.rateLimits.perIp, clock, counted),
     limitPerKey: (bucket, keyOf, limit) => perKeyLimit(stores.counters, bucket, keyOf, limit, clock),
     jwks: () => core.tokens.jwks(),
     guard: authenticator.guard,

@@ -55,6 +55,8 @@ export interface Config {
     keysDir: string;
   };
   refreshReuseIntervalSeconds: number;
+  /** How soon after a rotation its session may rotate again (0: no bound). */
+  refreshMinIntervalMs: number;
   bodyLimitBytes: number;
   password: { minLength: number; maxLength: number };
   argon2: { memoryKiB: number; iterations: number; parallelism: number; concurrency: number };
@@ -231,6 +233,7 @@ export function loadConfig(env: Env, cwd: string): LoadedConfig {
       keysDir: env.JWT_KEYS_DIR ? resolve(cwd, env.JWT_KEYS_DIR) : join(dataDir, 'keys'),
     },
     refreshReuseIntervalSeconds: integer('REFRESH_REUSE_INTERVAL', 10, 0, 3600),
+    refreshMinIntervalMs: integer('REFRESH_MIN_INTERVAL_MS', 1000, 0, 3_600_000),
     bodyLimitBytes: integer('BODY_LIMIT', 16 * 1024, 1024, 1024 * 1024),
     password: { minLength: passwordMin, maxLength: passwordMax },
     // OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1.

@@ -863,6 +863,17 @@ describe('adversarial suite', () => {
     );
   });
 
+  it('one session refreshed flat out rotates once per REFRESH_MIN_INTERVAL_MS; the rest answer 429 and change nothing', async () => {
+    const fresh = await login(test.app, context.victim);
+    const refresh = (token: string) =>
+      test.app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(token) });
+    const first = json<Tokens>(await refresh(fresh.refresh_token));
+    const before = await snapshot(test.stores, test.clock.now());
+    const burst = await Promise.all(Array.from({ length: 20 }, () => refresh(first.refresh_token)));
+    assert.ok(burst.every((r) => r.statusCode === 429 && json(r).error === 'too_many_attempts'));
+    assert.equal(await snapshot(test.stores, test.clock.now()), before, 'nothing rotated, nothing counted');
+  });
+
   it('a page reflects a hostile token only escaped, under a CSP that runs no script', async () => {
     const hostile = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
     for (const page of ['/verify-email', '/reset-password']) {

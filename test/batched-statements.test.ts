@@ -150,7 +150,7 @@ for (const [name, engine, open] of engines) {
       );
       await addSession(db, 's-disabled', 'u-disabled', { disabled: true });
       await addSession(db, 's-ended', 'u-ended', { ended: true });
-      const rotation = (id: string, fromJti: string, userId = `u-${id.slice(2)}`) => ({
+      const rotation = (id: string, fromJti: string, userId = `u-${id.slice(2)}`, lastRotationBy = NOW) => ({
         rotation: {
           sessionId: id,
           userId,
@@ -158,6 +158,7 @@ for (const [name, engine, open] of engines) {
           toJti: `${id}-next`,
           issuedAt: NOW / 1000,
           expiresAt: NOW + 2 * WINDOW_MS,
+          lastRotationBy,
         },
         now: NOW,
       });
@@ -181,6 +182,11 @@ for (const [name, engine, open] of engines) {
       assert.equal(one?.session.refreshJti, 's-1-next');
       assert.equal(one?.session.previousJti, 's-1-jti');
       assert.equal(two?.session.refreshJti, 's{"2"},\\-jti');
+      // A session that rotated after lastRotationBy does not rotate again (the per-session bound).
+      const again = { ...rotation('s-1', 's-1-next', 'u-1', NOW - 1), now: NOW + 1 };
+      assert.equal((await batchedRotation(db, engine)([again]))[0], undefined);
+      again.rotation.lastRotationBy = NOW;
+      assert.equal((await batchedRotation(db, engine)([again]))[0]?.session.previousJti, 's-1-next');
     });
   });
 }

@@ -114,7 +114,13 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
         databaseUrl = db.url;
       }
       // Not a rate-limit test: the refresh chains run flat out.
-      const env = { DATA_DIR: dir, SECRET_KEY: SECRET, DATABASE_URL: databaseUrl, RATE_LIMIT_PER_IP: '1000000' };
+      const env = {
+        DATA_DIR: dir,
+        SECRET_KEY: SECRET,
+        DATABASE_URL: databaseUrl,
+        RATE_LIMIT_PER_IP: '1000000',
+        REFRESH_MIN_INTERVAL_MS: '0',
+      };
       const first = await startServer(env, t);
 
       const seed = await Promise.all(

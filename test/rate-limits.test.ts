@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ENGINES } from './engines.js';
-import { json, newCredentials, PASSWORD, register, signUp, startApp } from './helpers.js';
+import { bearer, json, newCredentials, PASSWORD, register, signUp, startApp, type Tokens } from './helpers.js';
 
 const attempt = (app: FastifyInstance, username: string, password: string, remoteAddress = '10.0.0.1', headers = {}) =>
   app.inject({ method: 'POST', url: '/auth/login', payload: { username, password }, remoteAddress, headers });
@@ -64,7 +64,7 @@ for (const engine of ENGINES) {
       assert.equal(answers[0].at(-1), 429);
     });
 
-    it('limits requests per address on register, login and refresh', async (t) => {
+    it('limits requests per address on register and login', async (t) => {
       const { app } = await startApp(t, engine, { env: { RATE_LIMIT_PER_IP: '3' } });
       for (let i = 0; i < 3; i++) {
         assert.equal(
@@ -98,11 +98,40 @@ for (const engine of ENGINES) {
         ).statusCode,
         201,
       );
-      for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: '/auth/refresh', remoteAddress: '10.2.0.3' });
-      assert.equal(
-        (await app.inject({ method: 'POST', url: '/auth/refresh', remoteAddress: '10.2.0.3' })).statusCode,
-        429,
-      );
+    });
+
+    it('counts only failed refreshes per address: many sessions behind one address refresh freely', async (t) => {
+      const { app, clock } = await startApp(t, engine, { env: { RATE_LIMIT_PER_IP: '3' } });
+      const office = [await signUp(app), await signUp(app), await signUp(app)];
+      const refresh = (token: string, remoteAddress: string) =>
+        app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(token), remoteAddress });
+      let heads = office.map((member) => member.tokens.refresh_token);
+      for (let round = 0; round < 2; round++) {
+        const answers = await Promise.all(heads.map((head) => refresh(head, '10.2.0.4')));
+        assert.deepEqual(
+          answers.map((a) => a.statusCode),
+          [200, 200, 200],
+          'six refreshes from one address, limit 3',
+        );
+        heads = answers.map((a) => json<Tokens>(a).refresh_token);
+        clock.advance(1); // past REFRESH_MIN_INTERVAL_MS
+      }
+      const forged = `${heads[0]?.slice(0, -4)}AAAA`;
+      for (let i = 0; i < 3; i++) assert.equal((await refresh(forged, '10.2.0.3')).statusCode, 401);
+      const over = await refresh(forged, '10.2.0.3');
+      assert.equal(over.statusCode, 429);
+      assert.equal(json(over).error, 'too_many_attempts');
+      assert.ok(Number(over.headers['retry-after']) >= 1);
+      const resume = await app.inject({
+        method: 'GET',
+        url: '/auth/resume',
+        headers: { cookie: `tessera-refresh=${forged}` },
+        remoteAddress: '10.2.0.3',
+      });
+      assert.equal(resume.statusCode, 429, 'the page that renews a session shares the count');
+      // The address's failures do not lock out a session that refreshes from it.
+      assert.equal((await refresh(heads[1] ?? '', '10.2.0.3')).statusCode, 200);
+      assert.equal((await refresh(forged, '10.2.0.5')).statusCode, 401, 'another address is not limited');
     });
 
     it('believes X-Forwarded-For only with TRUST_PROXY', async (t) => {

@@ -32,7 +32,7 @@ for (const engine of ENGINES) {
     });
 
     it('accepts the refresh token as {"refresh_token"} and by GET as Bearer', async (t) => {
-      const { app } = await startApp(t, engine);
+      const { app, clock } = await startApp(t, engine);
       const { tokens } = await signUp(app);
       const viaBody = await app.inject({
         method: 'POST',
@@ -41,6 +41,7 @@ for (const engine of ENGINES) {
       });
       assert.equal(viaBody.statusCode, 200);
       const next = json<RefreshBody>(viaBody).refresh_token;
+      clock.advance(1); // past REFRESH_MIN_INTERVAL_MS
       const viaGet = await app.inject({ method: 'GET', url: '/auth/refresh', headers: bearer(next) });
       assert.equal(viaGet.statusCode, 200);
       const none = await app.inject({ method: 'POST', url: '/auth/refresh' });
@@ -59,6 +60,28 @@ for (const engine of ENGINES) {
       assert.equal(json<RefreshBody>(retry).refresh_token, first.refresh_token);
       const next = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(first.refresh_token) });
       assert.equal(next.statusCode, 200, 'the successor still works');
+    });
+
+    it('a session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner is 429 with Retry-After and changes nothing', async (t) => {
+      const { app, clock, stores } = await startApp(t, engine, { env: { REFRESH_MIN_INTERVAL_MS: '5000' } });
+      const { tokens } = await signUp(app);
+      const refresh = (token: string) => app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(token) });
+      const first = json<RefreshBody>(await refresh(tokens.refresh_token));
+      const sid = decodeJwt(first.refresh_token).payload.sid as string;
+      const stored = await stores.sessions.find(sid);
+      clock.advance(2);
+      const soon = await refresh(first.refresh_token);
+      assert.equal(soon.statusCode, 429);
+      assert.equal(json(soon).error, 'too_many_attempts');
+      assert.equal(soon.headers['retry-after'], '3');
+      assert.deepEqual(await stores.sessions.find(sid), stored, 'nothing rotated, nothing ended');
+      assert.equal((await whoami(app, first.access_token)).statusCode, 200, 'the session lives on');
+      clock.advance(3);
+      const later = await refresh(first.refresh_token);
+      assert.equal(later.statusCode, 200, 'the same token rotates once the interval has passed');
+      // A retry of the token just rotated away still gets its successor, inside the interval.
+      const retry = await refresh(first.refresh_token);
+      assert.equal(json<RefreshBody>(retry).refresh_token, json<RefreshBody>(later).refresh_token);
     });
 
     it('reuse after the interval ends the whole session, successors included', async (t) => {
@@ -98,12 +121,14 @@ for (const engine of ENGINES) {
     });
 
     it('an older token beyond the previous one is reuse even inside the interval', async (t) => {
-      const { app } = await startApp(t, engine);
+      const { app, clock } = await startApp(t, engine);
       const { tokens } = await signUp(app);
       const first = json<RefreshBody>(
         await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) }),
       );
-      await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(first.refresh_token) });
+      clock.advance(1); // past REFRESH_MIN_INTERVAL_MS, well inside REFRESH_REUSE_INTERVAL
+      const second = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(first.refresh_token) });
+      assert.equal(second.statusCode, 200);
       const replay = await app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(tokens.refresh_token) });
       assert.equal(json(replay).error, 'token_revoked');
     });

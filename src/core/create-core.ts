@@ -103,6 +103,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     reuseIntervalSeconds: config.refreshReuseIntervalSeconds,
+    refreshMinIntervalMs: config.refreshMinIntervalMs,
     audit,
     telemetry: options.telemetry,
     revocationSource: stores.revocations === stores.durableRevocations ? 'database' : 'redis',

@@ -18,6 +18,7 @@ import type { TokenClaims, TokenType } from '../tokens/claims.js';
 import type { TokenService } from '../tokens/token-service.js';
 import { AccessCache } from './access-cache.js';
 import type { AuditLog } from './audit.js';
+import { tooMany } from './login-throttle.js';
 import type { Telemetry } from './telemetry.js';
 import {
   type Assurance,
@@ -41,6 +42,8 @@ export interface SessionServiceOptions {
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
   reuseIntervalSeconds: number;
+  /** How soon after a rotation its session may rotate again; 0 for no bound. */
+  refreshMinIntervalMs: number;
   audit: AuditLog;
   /** Metrics, when they are on. */
   telemetry?: Telemetry;
@@ -51,12 +54,19 @@ export interface SessionServiceOptions {
 /** What each operation may throw (a failing store is `unavailable`), for the API's list of answers. */
 export const SESSION_ERRORS = {
   authenticate: ['invalid_token', 'token_expired', 'token_revoked', 'unavailable'],
-  refresh: ['invalid_token', 'token_expired', 'token_revoked', 'unavailable'],
+  refresh: ['invalid_token', 'token_expired', 'token_revoked', 'too_many_attempts', 'unavailable'],
   revoke: ['unavailable'],
   logout: ['unavailable'],
   list: ['unavailable'],
   endOwn: ['not_found', 'unavailable'],
 } as const satisfies Record<string, readonly ErrorCode[]>;
+
+/** The answers that refuse a presented token: what a guess gets, so what a per-address limit counts. */
+export const TOKEN_REFUSED = [
+  'invalid_token',
+  'token_expired',
+  'token_revoked',
+] as const satisfies readonly ErrorCode[];
 
 const revoked = (message = 'The token has been revoked.') => new AppError('token_revoked', message);
 
@@ -145,6 +155,8 @@ export class SessionService {
         toJti: randomUUID(),
         issuedAt: iat,
         expiresAt: (iat + this.o.refreshTtlSeconds) * 1000,
+        // Bounded per session, not per address: an address may be a whole office or carrier.
+        lastRotationBy: this.o.refreshMinIntervalMs > 0 ? now - this.o.refreshMinIntervalMs : Number.MAX_SAFE_INTEGER,
       },
       now,
     );
@@ -153,9 +165,19 @@ export class SessionService {
       return this.pair(rotated.session, rotated.roles, false);
     }
     // Otherwise the full check says why, and refuses: the session ended, the user went away or
-    // was disabled, or the token was replayed (which ends the session). What it lets through is a
-    // retry inside the reuse interval, answered with the successor already issued, not a new branch.
+    // was disabled, the token was replayed (which ends the session), or it is the current one but
+    // its session rotated too recently. What it lets through is a retry inside the reuse interval,
+    // answered with the successor already issued, not a new branch.
     const { session, user } = await this.checked(claims);
+    if (claims.jti === session.refreshJti) {
+      this.o.telemetry?.refreshed('too_soon');
+      // Another instance's clock may run ahead of this one's: never ask for more than the interval.
+      const wait = Math.min(
+        this.o.refreshMinIntervalMs,
+        (session.rotatedAt ?? now) + this.o.refreshMinIntervalMs - now,
+      );
+      throw tooMany(wait);
+    }
     this.o.telemetry?.refreshed('reused_within_window');
     return this.pair(session, user.roles, false);
   }

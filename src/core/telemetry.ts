@@ -2,7 +2,7 @@
  * What the core reports as it works, for metrics, without knowing how they are kept. The
  * default does nothing, so the hot path pays nothing when metrics are off.
  */
-export type RefreshOutcome = 'rotated' | 'reused_within_window' | 'reuse_detected';
+export type RefreshOutcome = 'rotated' | 'reused_within_window' | 'reuse_detected' | 'too_soon';
 export type RevocationSource = 'cache' | 'redis' | 'database';
 
 export interface Telemetry {

@@ -8,12 +8,14 @@ import type { PasskeyService } from '../core/passkeys.js';
 import type { ResourceServerService } from '../core/resource-servers.js';
 import type { SessionService } from '../core/sessions.js';
 import type { ClientInfo } from '../core/types.js';
+import type { ErrorCode } from '../errors.js';
 import type { HealthCheck } from '../store/types.js';
 import type { KeyRing } from '../tokens/keys.js';
 import type { Authenticator, Requirement } from './authenticate.js';
 import type { CookieTransport } from './browser/cookies.js';
 import type { TrustedOrigins } from './browser/origins.js';
 import type { Precondition } from './endpoint.js';
+import type { FailureLimit } from './rate-limit.js';
 
 /** What the route plugins are given: the core services, never the stores behind them. */
 export interface Services {
@@ -30,6 +32,8 @@ export interface Services {
   isUnavailable(error: unknown): boolean;
   /** A per-address limit for one group of routes (RATE_LIMIT_PER_IP a minute). */
   limitPerIp(bucket: string): Precondition;
+  /** A per-address limit on failures only (RATE_LIMIT_PER_IP a minute): what succeeds is not counted. */
+  limitFailuresPerIp(bucket: string, counted: readonly ErrorCode[]): FailureLimit;
   /** A limit per whatever `keyOf` names (a resource-server client), `limit` a window. */
   limitPerKey(bucket: string, keyOf: (request: FastifyRequest) => string, limit: RateLimit): Precondition;
   jwks(): KeyRing['jwks'];

@@ -159,6 +159,8 @@ export interface Rotation {
   toJti: string;
   issuedAt: number;
   expiresAt: number;
+  /** The session must not have rotated after this time: the bound on how often one session rotates. */
+  lastRotationBy: number;
 }
 
 /** A session as its rotation left it, and its user's roles: what the new tokens are minted from. */
@@ -174,7 +176,8 @@ export interface SessionStore {
   findWithUser(id: string): Promise<SessionWithUser | undefined>;
   /**
    * Atomic compare-and-set: moves the session to `toJti` only if `fromJti` is still current, the
-   * session has not ended, and it belongs to `userId`, who exists and is not disabled. Exactly one
+   * session has not ended nor rotated after `lastRotationBy`, and it belongs to `userId`, who exists
+   * and is not disabled. Exactly one
    * of any number of concurrent callers gets the rotated session; the others, undefined.
    */
   rotate(rotation: Rotation, now: number): Promise<RotatedSession | undefined>;

@@ -5,6 +5,7 @@
  * a lapsed access cookie from the refresh cookie, then goes back to a trusted `return_to`.
  */
 import type { FastifyReply } from 'fastify';
+import { TOKEN_REFUSED } from '../../core/sessions.js';
 import type { Services } from '../services.js';
 import { hidden, notice } from './forms.js';
 import { html } from './html.js';
@@ -15,6 +16,7 @@ import { withReturn } from './sign-in-pages.js';
 export function sessionPages(app: PageApp, services: Services, kit: PageKit): void {
   const { sessions, cookies, authenticator } = services;
   const { strings } = kit;
+  const refreshFailures = services.limitFailuresPerIp('refresh', TOKEN_REFUSED);
 
   app.get('/logout', { schema: { hide: true } }, async (request, reply) => {
     const s = await kit.session(request);
@@ -48,21 +50,18 @@ export function sessionPages(app: PageApp, services: Services, kit: PageKit): vo
   const toLogin = (reply: FastifyReply, returnTo: string | undefined) =>
     reply.redirect(withReturn('/login', returnTo), 303);
 
-  app.get(
-    '/auth/resume',
-    { schema: { hide: true }, onRequest: [services.limitPerIp('refresh').hook] },
-    async (request, reply) => {
-      const returnTo = kit.returnTo((request.query as Record<string, unknown>).return_to);
-      const credential = authenticator.cookieCredential(request, ['refresh']);
-      if (!credential) return toLogin(reply, returnTo);
-      try {
-        cookies.set(reply, await sessions.refresh(credential.token));
-        return reply.redirect(returnTo ?? '/account', 303);
-      } catch (error) {
-        if (!sessionGone(error)) throw error;
-        cookies.clear(reply);
-        return toLogin(reply, returnTo);
-      }
-    },
-  );
+  app.get('/auth/resume', { schema: { hide: true } }, async (request, reply) => {
+    const returnTo = kit.returnTo((request.query as Record<string, unknown>).return_to);
+    const credential = authenticator.cookieCredential(request, ['refresh']);
+    if (!credential) return toLogin(reply, returnTo);
+    try {
+      // Counted per address only when refused, as its API twin POST /auth/refresh.
+      cookies.set(reply, await refreshFailures(request, () => sessions.refresh(credential.token)));
+      return reply.redirect(returnTo ?? '/account', 303);
+    } catch (error) {
+      if (!sessionGone(error)) throw error;
+      cookies.clear(reply);
+      return toLogin(reply, returnTo);
+    }
+  });
 }

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { ACCOUNT_ERRORS, type LoginIdentifier } from '../../core/accounts.js';
-import { SESSION_ERRORS } from '../../core/sessions.js';
+import { SESSION_ERRORS, TOKEN_REFUSED } from '../../core/sessions.js';
 import type { Principal } from '../../core/types.js';
 import { AppError } from '../../errors.js';
 import { bearerToken, principalOf } from '../authenticate.js';
@@ -17,7 +17,6 @@ import {
   loginAnswer,
   refreshAnswer,
   Transport,
-  type TransportChoice,
   tokensBody,
 } from './token-answers.js';
 
@@ -31,7 +30,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
   const bodies = bodySchemas(config);
   const registerLimit = services.limitPerIp('register');
   const loginLimit = services.limitPerIp('login');
-  const refreshLimit = services.limitPerIp('refresh');
+  // Refresh tokens cannot be guessed, so only failures count against an address (see rate-limit.ts).
+  const refreshFailures = services.limitFailuresPerIp('refresh', TOKEN_REFUSED);
 
   app.post(
     '/auth/register',
@@ -143,7 +143,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       'from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, ' +
       'except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. ' +
       'POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.',
-    before: [refreshLimit],
     security: BEARER_OR_COOKIE,
     answers: { 200: Type.Union([Tokens, CookieTokens]) },
     errors: [...TOKEN_IN_HANDLER, ...SESSION_ERRORS.refresh],
@@ -155,7 +154,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       // Bearer only: a GET that rotates a token must not be one a cross-site link can trigger.
       const token = bearerToken(request);
       if (token === undefined) throw new AppError('authorization_required', 'Send a refresh token as Bearer.');
-      return tokensBody(await sessions.refresh(token));
+      return tokensBody(await refreshFailures(request, () => sessions.refresh(token)));
     },
   );
   app.post(
@@ -170,23 +169,25 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       preValidation: emptyBodyAsObject,
     },
     async (request, reply) => {
-      let token = bearerToken(request) ?? request.body.refresh_token;
-      let transport: TransportChoice = request.body.transport ?? 'body';
-      if (token === undefined) {
-        const credential = authenticator.cookieCredential(request, ['refresh']);
-        if (credential === undefined) {
-          throw new AppError(
-            'authorization_required',
-            'Send a refresh token as Bearer, as refresh_token, or as its cookie.',
-          );
-        }
+      const bodyToken = bearerToken(request) ?? request.body.refresh_token;
+      if (bodyToken !== undefined) {
+        const pair = await refreshFailures(request, () => sessions.refresh(bodyToken));
+        return refreshAnswer(reply, cookies, pair, request.body.transport ?? 'body');
+      }
+      const credential = authenticator.cookieCredential(request, ['refresh']);
+      if (credential === undefined) {
+        throw new AppError(
+          'authorization_required',
+          'Send a refresh token as Bearer, as refresh_token, or as its cookie.',
+        );
+      }
+      const pair = await refreshFailures(request, async () => {
         // Checked before the rotation, so a forged request rotates nothing.
         const principal = await sessions.authenticate(credential.token, ['refresh']);
         authenticator.checkCsrf(request, credential, principal.session.id);
-        token = credential.token;
-        transport = 'cookie';
-      }
-      return refreshAnswer(reply, cookies, await sessions.refresh(token), transport);
+        return sessions.refresh(credential.token);
+      });
+      return refreshAnswer(reply, cookies, pair, 'cookie');
     },
   );
 

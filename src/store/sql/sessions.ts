@@ -190,8 +190,8 @@ export interface SessionRotation {
 /**
  * Rotations as compare-and-sets, many in one statement: one round trip (and, outside a
  * transaction, one commit) for all. Each moves its session to `toJti` only if `fromJti` is still
- * current, the session has not ended, and it belongs to the token's user, who exists and is not
- * disabled: every check a refresh with the current token needs, so that refresh is one
+ * current, the session has not ended nor rotated too recently, and it belongs to the token's user,
+ * who exists and is not disabled: every check a refresh with the current token needs, so that refresh is one
  * statement. It answers with the rotated session and its user's roles (a subquery: SQLite's
  * RETURNING cannot name a joined table). Rows are locked in the order given, so callers pass them
  * in key order. Two rotations of one session go in successive statements, so they apply one after
@@ -201,7 +201,7 @@ export function batchedRotation(
   db: Kysely<Database>,
   engine: SqlEngine,
 ): (rotations: readonly SessionRotation[]) => Promise<(RotatedSession | undefined)[]> {
-  const v = engine.rowsTable('v', ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint']);
+  const v = engine.rowsTable('v', ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint']);
   const rotate = compiledOnce(db, 'rotate_sessions', () =>
     sql<RotatedRow>`update sessions set
         previous_jti = v.column3, refresh_jti = v.column4, refresh_issued_at = v.column5,
@@ -209,6 +209,7 @@ export function batchedRotation(
       from ${v.sql}
       where sessions.id = v.column1 and sessions.user_id = v.column2 and sessions.refresh_jti = v.column3
         and sessions.ended_at is null
+        and (sessions.rotated_at is null or sessions.rotated_at <= v.column8)
         and exists (select 1 from users where users.id = sessions.user_id and users.disabled = 0)
       returning ${sql.join(SESSION_COLUMNS.map((column) => sql.ref(`sessions.${column}`)))},
         (select roles from users where users.id = sessions.user_id) as roles`.compile(db),
@@ -232,7 +233,7 @@ export function batchedRotation(
         ...v.parameters(
           now.map((i) => {
             const { rotation: r, now: at } = rotations[i] as SessionRotation;
-            return [r.sessionId, r.userId, r.fromJti, r.toJti, r.issuedAt, at, r.expiresAt];
+            return [r.sessionId, r.userId, r.fromJti, r.toJti, r.issuedAt, at, r.expiresAt, r.lastRotationBy];
           }),
         ),
       );
