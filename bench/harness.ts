@@ -187,6 +187,17 @@ export async function createDatabase(): Promise<string> {
   return url.toString();
 }
 
+/** Gathers planner statistics for `tables`, as autovacuum does on a live database. */
+export async function analyze(databaseUrl: string, tables: readonly string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    for (const table of tables) await client.query(`analyze ${table}`);
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * Runs A then B, `rounds` times (A B A B …, so both see the same drift of a shared machine),
  * and gives each side's results with the per-round ratios of A's throughput to B's. Each side
