@@ -142,6 +142,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       'The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` ' +
       'from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, ' +
       'except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. ' +
+      'A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, 429 with Retry-After, and the token stays current. ' +
       'POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.',
     security: BEARER_OR_COOKIE,
     answers: { 200: Type.Union([Tokens, CookieTokens]) },
