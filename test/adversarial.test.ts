@@ -863,14 +863,14 @@ describe('adversarial suite', () => {
     );
   });
 
-  it('one session refreshed flat out rotates once per REFRESH_MIN_INTERVAL_MS; the rest answer 429 and change nothing', async () => {
+  it('one session refreshed flat out rotates once per REFRESH_MIN_INTERVAL_MS; the rest write nothing', async () => {
     const fresh = await login(test.app, context.victim);
     const refresh = (token: string) =>
       test.app.inject({ method: 'POST', url: '/auth/refresh', headers: bearer(token) });
     const first = json<Tokens>(await refresh(fresh.refresh_token));
     const before = await snapshot(test.stores, test.clock.now());
     const burst = await Promise.all(Array.from({ length: 20 }, () => refresh(first.refresh_token)));
-    assert.ok(burst.every((r) => r.statusCode === 429 && json(r).error === 'too_many_attempts'));
+    assert.ok(burst.every((r) => r.statusCode === 200 && json<Tokens>(r).refresh_token === first.refresh_token));
     assert.equal(await snapshot(test.stores, test.clock.now()), before, 'nothing rotated, nothing counted');
   });
 

@@ -18,7 +18,6 @@ import type { TokenClaims, TokenType } from '../tokens/claims.js';
 import type { TokenService } from '../tokens/token-service.js';
 import { AccessCache } from './access-cache.js';
 import type { AuditLog } from './audit.js';
-import { tooMany } from './login-throttle.js';
 import type { Telemetry } from './telemetry.js';
 import {
   type Assurance,
@@ -54,7 +53,7 @@ export interface SessionServiceOptions {
 /** What each operation may throw (a failing store is `unavailable`), for the API's list of answers. */
 export const SESSION_ERRORS = {
   authenticate: ['invalid_token', 'token_expired', 'token_revoked', 'unavailable'],
-  refresh: ['invalid_token', 'token_expired', 'token_revoked', 'too_many_attempts', 'unavailable'],
+  refresh: ['invalid_token', 'token_expired', 'token_revoked', 'unavailable'],
   revoke: ['unavailable'],
   logout: ['unavailable'],
   list: ['unavailable'],
@@ -155,7 +154,8 @@ export class SessionService {
         toJti: randomUUID(),
         issuedAt: iat,
         expiresAt: (iat + this.o.refreshTtlSeconds) * 1000,
-        // Bounded per session, not per address: an address may be a whole office or carrier.
+        // Bounded per session, not per address (an address may be a whole office or carrier):
+        // sooner than this, the refresh is answered without a rotation (below).
         lastRotationBy: this.o.refreshMinIntervalMs > 0 ? now - this.o.refreshMinIntervalMs : Number.MAX_SAFE_INTEGER,
       },
       now,
@@ -165,20 +165,13 @@ export class SessionService {
       return this.pair(rotated.session, rotated.roles, false);
     }
     // Otherwise the full check says why, and refuses: the session ended, the user went away or
-    // was disabled, the token was replayed (which ends the session), or it is the current one but
-    // its session rotated too recently. What it lets through is a retry inside the reuse interval,
-    // answered with the successor already issued, not a new branch.
+    // was disabled, or the token was replayed (which ends the session). What it lets through is
+    // answered from the session as stored, without a write: a retry inside the reuse interval
+    // gets the successor already issued, not a new branch; the current token of a session that
+    // rotated moments ago (another tab got there first) gets that same token back, with a new
+    // access token.
     const { session, user } = await this.checked(claims);
-    if (claims.jti === session.refreshJti) {
-      this.o.telemetry?.refreshed('too_soon');
-      // Another instance's clock may run ahead of this one's: never ask for more than the interval.
-      const wait = Math.min(
-        this.o.refreshMinIntervalMs,
-        (session.rotatedAt ?? now) + this.o.refreshMinIntervalMs - now,
-      );
-      throw tooMany(wait);
-    }
-    this.o.telemetry?.refreshed('reused_within_window');
+    this.o.telemetry?.refreshed(claims.jti === session.refreshJti ? 'too_soon' : 'reused_within_window');
     return this.pair(session, user.roles, false);
   }
 

@@ -24,12 +24,12 @@ export interface paths {
   "/auth/refresh": {
     /**
      * Trade a refresh token for a new access token and a new refresh token
-     * @description The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, 429 with Retry-After, and the token stays current. POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.
+     * @description The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, the answer is a new access token and the same refresh token. Refused refresh tokens are counted per address (RATE_LIMIT_PER_IP a minute), then 429. POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.
      */
     get: operations["refreshWithGet"];
     /**
      * Trade a refresh token for a new access token and a new refresh token
-     * @description The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, 429 with Retry-After, and the token stays current. POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.
+     * @description The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, the answer is a new access token and the same refresh token. Refused refresh tokens are counted per address (RATE_LIMIT_PER_IP a minute), then 429. POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.
      */
     post: operations["refresh"];
   };
@@ -741,7 +741,7 @@ export interface operations {
   };
   /**
    * Trade a refresh token for a new access token and a new refresh token
-   * @description The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, 429 with Retry-After, and the token stays current. POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.
+   * @description The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, the answer is a new access token and the same refresh token. Refused refresh tokens are counted per address (RATE_LIMIT_PER_IP a minute), then 429. POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.
    */
   refreshWithGet: {
     responses: {
@@ -857,7 +857,7 @@ export interface operations {
   };
   /**
    * Trade a refresh token for a new access token and a new refresh token
-   * @description The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, 429 with Retry-After, and the token stays current. POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.
+   * @description The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, the answer is a new access token and the same refresh token. Refused refresh tokens are counted per address (RATE_LIMIT_PER_IP a minute), then 429. POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.
    */
   refresh: {
     requestBody: {

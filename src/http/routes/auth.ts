@@ -142,11 +142,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       'The refresh token comes as Bearer or as `{"refresh_token"}`. It is consumed: store the new `refresh_token` ' +
       'from the answer and use it next time. Presenting a consumed refresh token again ends the whole session, ' +
       'except within REFRESH_REUSE_INTERVAL seconds of its rotation, when the same successor is returned again. ' +
-      'A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, 429 with Retry-After, and the token stays current. ' +
+      'A session rotates at most once per REFRESH_MIN_INTERVAL_MS: sooner, the answer is a new access token and the same refresh token. ' +
+      'Refused refresh tokens are counted per address (RATE_LIMIT_PER_IP a minute), then 429. ' +
       'POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.',
     security: BEARER_OR_COOKIE,
     answers: { 200: Type.Union([Tokens, CookieTokens]) },
-    errors: [...TOKEN_IN_HANDLER, ...SESSION_ERRORS.refresh],
+    errors: [...TOKEN_IN_HANDLER, ...SESSION_ERRORS.refresh, 'too_many_attempts' as const],
   };
   app.get(
     '/auth/refresh',
