@@ -10,12 +10,33 @@ import { AppError, type ErrorCode } from '../errors.js';
 import type { CounterStore } from '../store/types.js';
 import type { Precondition } from './endpoint.js';
 
-export function perIpLimit(counters: CounterStore, bucket: string, limit: RateLimit, clock: Clock): Precondition {
-  // request.ip honours TRUST_PROXY: X-Forwarded-For is believed only from configured proxies.
-  return perKeyLimit(counters, `ip:${bucket}`, (request) => request.ip, limit, clock);
+/** The counter of a request's address in `bucket`: request.ip honours TRUST_PROXY (X-Forwarded-For only from configured proxies). */
+const addressKey = (bucket: string, request: FastifyRequest) => `ip:${bucket}:${request.ip}`;
+
+/**
+ * Counts one request against `key`'s window: the 429 to answer once past the limit, or
+ * undefined. The one way every limit here counts.
+ */
+async function countAgainst(
+  counters: CounterStore,
+  key: string,
+  limit: RateLimit,
+  clock: Clock,
+): Promise<AppError | undefined> {
+  const now = clock.now();
+  const window = await counters.hit(key, limit.windowSeconds * 1000, now);
+  return window.count > limit.max ? tooMany(window.resetAt - now) : undefined;
 }
 
-/** A limit per whatever `keyOf` names (an address, a resource-server client). */
+export function perIpLimit(counters: CounterStore, bucket: string, limit: RateLimit, clock: Clock): Precondition {
+  const hook = async (request: FastifyRequest) => {
+    const over = await countAgainst(counters, addressKey(bucket, request), limit, clock);
+    if (over) throw over;
+  };
+  return { hook, errors: ['too_many_attempts', 'unavailable'] };
+}
+
+/** A limit per whatever `keyOf` names (a resource-server client). */
 export function perKeyLimit(
   counters: CounterStore,
   bucket: string,
@@ -23,11 +44,9 @@ export function perKeyLimit(
   limit: RateLimit,
   clock: Clock,
 ): Precondition {
-  const windowMs = limit.windowSeconds * 1000;
   const hook = async (request: FastifyRequest) => {
-    const now = clock.now();
-    const window = await counters.hit(`${bucket}:${keyOf(request)}`, windowMs, now);
-    if (window.count > limit.max) throw tooMany(window.resetAt - now);
+    const over = await countAgainst(counters, `${bucket}:${keyOf(request)}`, limit, clock);
+    if (over) throw over;
   };
   return { hook, errors: ['too_many_attempts', 'unavailable'] };
 }
@@ -48,15 +67,12 @@ export function perIpFailureLimit(
   clock: Clock,
   counted: readonly ErrorCode[],
 ): FailureLimit {
-  const windowMs = limit.windowSeconds * 1000;
   return async (request, work) => {
     try {
       return await work();
     } catch (error) {
       if (!(error instanceof AppError) || !counted.includes(error.code)) throw error;
-      const now = clock.now();
-      const window = await counters.hit(`ip:${bucket}:${request.ip}`, windowMs, now);
-      throw window.count > limit.max ? tooMany(window.resetAt - now) : error;
+      throw (await countAgainst(counters, addressKey(bucket, request), limit, clock)) ?? error;
     }
   };
 }
