@@ -43,10 +43,18 @@ export function start(args: string[], env: Record<string, string>): Promise<Serv
   });
 }
 
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+/**
+ * The Node flags of `npm start` (see "Memory" in the README), read from package.json so that the
+ * bench runs Tessera exactly as it is deployed.
+ */
+export const NODE_FLAGS: readonly string[] = packageJson.scripts.start
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
+
 export function tessera(env: Record<string, string>): Promise<Server> {
   const dir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-  // The Node flags npm start uses too: see "Memory" in the README.
-  return start(['--max-semi-space-size=4', '--heap-growing-percent=40', join(ROOT, 'dist', 'main.js'), 'serve'], {
+  return start([...NODE_FLAGS, join(ROOT, 'dist', 'main.js'), 'serve'], {
     DATA_DIR: dir,
     SECRET_KEY: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'info', // the level that prints the listening address; still no per-request lines

@@ -31,7 +31,7 @@ import type { LoadResult } from './load.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-/** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-cache-off, whoami-pg, refresh, refresh-pg, login, login-audit, register, mixed, revoked); all by default. */
+/** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-after-logins, whoami-cache-off, whoami-pg, refresh, refresh-pg, login, login-audit, register, mixed, revoked); all by default. */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const wanted = (key: string) => !ONLY || ONLY.includes(key);
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -188,6 +188,31 @@ async function main() {
         rss = Math.max(rss, peak);
         return result;
       },
+      'bare Fastify',
+      bareWhoami,
+      0.8,
+    );
+  }
+
+  // the same on a server that has just answered a burst of logins, as a live one has: each login
+  // holds its request while it hashes, and V8 once took such survivors as a sign to allocate every
+  // request's objects in the old generation (README "Memory": --no-allocation-site-pretenuring)
+  if (wanted('whoami-after-logins')) {
+    const busy = await tessera({});
+    const [user] = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(busy.url)));
+    await versus(
+      'whoami after a burst of logins, SQLite',
+      () =>
+        load(
+          {
+            url: `${busy.url}/auth/whoami`,
+            seconds: SECONDS,
+            connections: CONNECTIONS,
+            mode: 'get',
+            token: user?.tokens.access_token,
+          },
+          busy,
+        ),
       'bare Fastify',
       bareWhoami,
       0.8,
