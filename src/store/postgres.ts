@@ -65,6 +65,7 @@ export const postgresEngine: SqlEngine = {
   isConflict: (error) =>
     error instanceof Error && 'code' in error && (error.code === '40P01' || error.code === '40001'),
   skipLockedRows: true,
+  returningJoinedTables: true,
   rowsTable: (alias, types) => ({
     sql: sql`unnest(${sql.join(types.map((type) => sql`cast(${sql.val([])} as ${sql.raw(type)}[])`))}) as ${sql.raw(alias)}(${valuesColumns(types.length)})`,
     parameters: (rows) => types.map((_, c) => rows.map((row) => row[c])),

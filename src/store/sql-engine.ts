@@ -40,6 +40,8 @@ export interface SqlEngine {
   rowsTable(alias: string, types: readonly ColumnType[]): RowsTable;
   /** Whether `select … for update skip locked` exists, for claiming rows without queueing. */
   readonly skipLockedRows: boolean;
+  /** Whether an update's RETURNING may name the tables its FROM joins (PostgreSQL), or only the updated one (SQLite). */
+  readonly returningJoinedTables: boolean;
   /**
    * The triggers of migration 2026-11-29-003 (see generation-triggers.ts), in this engine's
    * dialect. Frozen with that migration: a change to them is a new migration.

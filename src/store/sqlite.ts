@@ -43,6 +43,7 @@ export const sqliteEngine: SqlEngine = {
   // One writer at a time: another process holding the lock past busy_timeout is the only conflict.
   isConflict: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY',
   skipLockedRows: false,
+  returningJoinedTables: false,
   rowsTable: (alias, types) => ({
     sql: sql`(select ${sql.raw(types.map((type, c) => `cast(value ->> ${c} as ${type}) as ${columnName(c)}`).join(', '))}
       from json_each(${sql.val('[]')})) as ${sql.raw(alias)}`,
