@@ -162,23 +162,18 @@ async function main() {
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
 
   const bare = await start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], {});
-  const bareWhoami = () =>
-    load({ url: `${bare.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token: 'x' }, bare);
+  const whoami = (server: Server, token: string, services = false) =>
+    load(
+      { url: `${server.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token },
+      server,
+      services,
+    );
+  const bareWhoami = () => whoami(bare, 'x');
 
   // whoami on SQLite, with the resident memory measured under that load
   const sqlite = await tessera({});
   const sqliteUser = await signIn(sqlite.url);
-  const whoamiSqlite = () =>
-    load(
-      {
-        url: `${sqlite.url}/auth/whoami`,
-        seconds: SECONDS,
-        connections: CONNECTIONS,
-        mode: 'get',
-        token: sqliteUser.tokens.access_token,
-      },
-      sqlite,
-    );
+  const whoamiSqlite = () => whoami(sqlite, sqliteUser.tokens.access_token);
   let rss = 0;
   if (wanted('whoami-sqlite')) {
     await versus(
@@ -200,23 +195,8 @@ async function main() {
   if (wanted('whoami-after-logins')) {
     const busy = await tessera({});
     const [user] = await Promise.all(Array.from({ length: CONNECTIONS }, () => signIn(busy.url)));
-    await versus(
-      'whoami after a burst of logins, SQLite',
-      () =>
-        load(
-          {
-            url: `${busy.url}/auth/whoami`,
-            seconds: SECONDS,
-            connections: CONNECTIONS,
-            mode: 'get',
-            token: user?.tokens.access_token,
-          },
-          busy,
-        ),
-      'bare Fastify',
-      bareWhoami,
-      0.8,
-    );
+    const token = user?.tokens.access_token ?? '';
+    await versus('whoami after a burst of logins, SQLite', () => whoami(busy, token), 'bare Fastify', bareWhoami, 0.8);
   }
 
   // the same with the access cache off: every request verifies the signature and reads the store
@@ -225,17 +205,7 @@ async function main() {
     const user = await signIn(uncached.url);
     await versus(
       'whoami, SQLite, access cache off',
-      () =>
-        load(
-          {
-            url: `${uncached.url}/auth/whoami`,
-            seconds: SECONDS,
-            connections: CONNECTIONS,
-            mode: 'get',
-            token: user.tokens.access_token,
-          },
-          uncached,
-        ),
+      () => whoami(uncached, user.tokens.access_token),
       'bare Fastify',
       bareWhoami,
     );
@@ -250,18 +220,7 @@ async function main() {
     const sharedUser = await signIn(shared.url);
     await versus(
       'whoami, PostgreSQL + Redis',
-      () =>
-        load(
-          {
-            url: `${shared.url}/auth/whoami`,
-            seconds: SECONDS,
-            connections: CONNECTIONS,
-            mode: 'get',
-            token: sharedUser.tokens.access_token,
-          },
-          shared,
-          true,
-        ),
+      () => whoami(shared, sharedUser.tokens.access_token, true),
       'bare Fastify',
       bareWhoami,
       0.8,
@@ -349,11 +308,11 @@ async function main() {
   if (wanted('mixed')) {
     const mixed: LoadResult[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const [, whoami] = await Promise.all([
+      const [, during] = await Promise.all([
         loginLoad(SECONDS + 1),
         new Promise((r) => setTimeout(r, 500)).then(whoamiSqlite),
       ]);
-      mixed.push(whoami);
+      mixed.push(during);
     }
     const mixedP99 = median(mixed.map((m) => m.p99));
     rows.push({
@@ -379,29 +338,9 @@ async function main() {
     const emptyUser = await signIn(empty.url);
     await versus(
       'whoami, 1,000,000 revoked (cache off)',
-      () =>
-        load(
-          {
-            url: `${crowded.url}/auth/whoami`,
-            seconds: SECONDS,
-            connections: CONNECTIONS,
-            mode: 'get',
-            token: crowdedUser.tokens.access_token,
-          },
-          crowded,
-        ),
+      () => whoami(crowded, crowdedUser.tokens.access_token),
       'whoami, none revoked (cache off)',
-      () =>
-        load(
-          {
-            url: `${empty.url}/auth/whoami`,
-            seconds: SECONDS,
-            connections: CONNECTIONS,
-            mode: 'get',
-            token: emptyUser.tokens.access_token,
-          },
-          empty,
-        ),
+      () => whoami(empty, emptyUser.tokens.access_token),
       0.9,
     );
   }
