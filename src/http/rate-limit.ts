@@ -28,12 +28,22 @@ async function countAgainst(
   return window.count > limit.max ? tooMany(window.resetAt - now) : undefined;
 }
 
-export function perIpLimit(counters: CounterStore, bucket: string, limit: RateLimit, clock: Clock): Precondition {
+/** A limit on every request, per the counter `keyOf` names. */
+function limitBy(
+  counters: CounterStore,
+  keyOf: (request: FastifyRequest) => string,
+  limit: RateLimit,
+  clock: Clock,
+): Precondition {
   const hook = async (request: FastifyRequest) => {
-    const over = await countAgainst(counters, addressKey(bucket, request), limit, clock);
+    const over = await countAgainst(counters, keyOf(request), limit, clock);
     if (over) throw over;
   };
   return { hook, errors: ['too_many_attempts', 'unavailable'] };
+}
+
+export function perIpLimit(counters: CounterStore, bucket: string, limit: RateLimit, clock: Clock): Precondition {
+  return limitBy(counters, (request) => addressKey(bucket, request), limit, clock);
 }
 
 /** A limit per whatever `keyOf` names (a resource-server client). */
@@ -44,11 +54,7 @@ export function perKeyLimit(
   limit: RateLimit,
   clock: Clock,
 ): Precondition {
-  const hook = async (request: FastifyRequest) => {
-    const over = await countAgainst(counters, `${bucket}:${keyOf(request)}`, limit, clock);
-    if (over) throw over;
-  };
-  return { hook, errors: ['too_many_attempts', 'unavailable'] };
+  return limitBy(counters, (request) => `${bucket}:${keyOf(request)}`, limit, clock);
 }
 
 /** Runs a request's work, counting it against its address only if it fails as `counted` says. */
