@@ -31,7 +31,7 @@ import type { LoadResult } from './load.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-/** A comma-separated subset of the scenario keys below (whoami-sqlite, whoami-after-logins, whoami-cache-off, whoami-pg, refresh, refresh-pg, login, login-audit, register, mixed, revoked); all by default. */
+/** A comma-separated subset of the scenario keys below (bare-at-once, whoami-sqlite, whoami-after-logins, whoami-cache-off, whoami-pg, refresh, refresh-pg, login, login-audit, register, mixed, revoked); all by default. */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const wanted = (key: string) => !ONLY || ONLY.includes(key);
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -169,6 +169,14 @@ async function main() {
       services,
     );
   const bareWhoami = () => whoami(bare, 'x');
+
+  // The baseline answers per event-loop turn, as Tessera does (bench/bare.ts says why); this row
+  // shows what answering each request at once costs bare Fastify on the machine at hand.
+  if (wanted('bare-at-once')) {
+    const atOnce = await start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], { BARE_AT_ONCE: '1' });
+    await versus('bare Fastify answering each request at once', () => whoami(atOnce, 'x'), 'bare Fastify', bareWhoami);
+    atOnce.child.kill();
+  }
 
   // whoami on SQLite, with the resident memory measured under that load
   const sqlite = await tessera({});
