@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import argon2 from 'argon2';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
+import { purgeAfter } from '../src/store/sql/purge-after.js';
 import { hmacKeyRing } from '../src/tokens/keys.js';
 import { createTokenService } from '../src/tokens/token-service.js';
 import {
@@ -149,6 +150,7 @@ async function populate(sessions: number, passwordHash: string): Promise<Loaded>
       'created_at',
       'last_used_at',
       'expires_at',
+      'purge_after',
       'user_agent',
       'ip',
       'aal',
@@ -169,6 +171,7 @@ async function populate(sessions: number, passwordHash: string): Promise<Loaded>
           at,
           at,
           String(expiresAt),
+          String(purgeAfter(expiresAt)),
           'bench/1.0',
           '127.0.0.1',
           '1',
@@ -210,8 +213,8 @@ function sqliteBytes(sessions: number, passwordHash: string): { users: number; s
      values (?, ?, ?, ?, ?, ?, '[]', 0, ?, ?, ?)`,
   );
   const addSession = db.prepare(
-    `insert into sessions (id, user_id, refresh_jti, refresh_issued_at, created_at, last_used_at, expires_at, user_agent, ip, aal, amr)
-     values (?, ?, ?, ?, ?, ?, ?, 'bench/1.0', '127.0.0.1', 1, '["pwd"]')`,
+    `insert into sessions (id, user_id, refresh_jti, refresh_issued_at, created_at, last_used_at, expires_at, purge_after, user_agent, ip, aal, amr)
+     values (?, ?, ?, ?, ?, ?, ?, ?, 'bench/1.0', '127.0.0.1', 1, '["pwd"]')`,
   );
   const at = (NOW - 3600) * 1000;
   db.transaction(() => {
@@ -219,7 +222,8 @@ function sqliteBytes(sessions: number, passwordHash: string): { users: number; s
       addUser.run(id, `user${i}`, `user${i}`, `user${i}@example.com`, `user${i}@example.com`, passwordHash, at, at, at);
     });
     for (let i = 0; i < sessions; i++) {
-      addSession.run(randomUUID(), ids[i % users], randomUUID(), NOW - 3600, at, at, (NOW + 30 * 86400) * 1000);
+      const expiresAt = (NOW + 30 * 86400) * 1000;
+      addSession.run(randomUUID(), ids[i % users], randomUUID(), NOW - 3600, at, at, expiresAt, purgeAfter(expiresAt));
     }
   })();
   const rows = db
@@ -427,7 +431,18 @@ async function main() {
   await copy(
     large.url,
     'sessions',
-    ['id', 'user_id', 'refresh_jti', 'refresh_issued_at', 'created_at', 'last_used_at', 'expires_at', 'aal', 'amr'],
+    [
+      'id',
+      'user_id',
+      'refresh_jti',
+      'refresh_issued_at',
+      'created_at',
+      'last_used_at',
+      'expires_at',
+      'purge_after',
+      'aal',
+      'amr',
+    ],
     (function* () {
       for (let i = 0; i < expired; i++) {
         const at = String(expiredAt - 30 * 86400_000);
@@ -439,6 +454,7 @@ async function main() {
           at,
           at,
           String(expiredAt),
+          String(purgeAfter(expiredAt)),
           '1',
           '["pwd"]',
         ];

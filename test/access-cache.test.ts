@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '../src/store/sql/commit-wait.js';
+import { PURGE_GRANULE_MS } from '../src/store/sql/purge-after.js';
 import type { Stores } from '../src/store/types.js';
 import { ENGINES } from './engines.js';
 import { bearer, decodeJwt, json, login, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
@@ -223,9 +224,10 @@ for (const engine of ENGINES) {
       );
       await rises('purging ended sessions (ending them raised it)', () => stores.sessions.purge(clock.now()), false);
       await rises('purging when nothing is due', () => stores.sessions.purge(clock.now()), false);
-      // Sessions that expired by the database's clock too, more than one purge batch of them.
+      // Sessions that expired by the database's clock too, more than one purge batch of them,
+      // and past the hour within which a purge takes them (sql/purge-after.ts).
       const dead = await signUp(a.app);
-      const expired = Date.now() - 60_000;
+      const expired = Date.now() - PURGE_GRANULE_MS - 60_000;
       for (let i = 0; i < 2_500; i++) {
         await stores.sessions.insert({ ...session, id: `expired-${i}`, userId: dead.userId, expiresAt: expired });
       }

@@ -25,6 +25,8 @@ export interface SessionsTable {
   created_at: number;
   last_used_at: number;
   expires_at: number;
+  /** When purging may delete it (sql/purge-after.ts); null only if written by something else. */
+  purge_after: number | null;
   ended_at: number | null;
   end_reason: string | null;
   user_agent: string | null;

@@ -14,6 +14,7 @@ import { apiClients } from './2026-11-30-007-api-clients.js';
 import { sessionFeed } from './2026-11-30-008-session-feed.js';
 import { passkeys } from './2026-11-30-009-passkeys.js';
 import { quietPurge } from './2026-11-30-010-quiet-purge.js';
+import { sessionPurgeAfter } from './2026-12-01-011-session-purge-after.js';
 import type { AnyDb } from './any-db.js';
 
 /** Every migration by name, for one engine (some carry statements in its dialect). */
@@ -29,6 +30,7 @@ export function migrations(engine: SqlEngine): Readonly<Record<string, Migration
     '2026-11-30-008-session-feed': sessionFeed(engine),
     '2026-11-30-009-passkeys': passkeys,
     '2026-11-30-010-quiet-purge': quietPurge(engine),
+    '2026-12-01-011-session-purge-after': sessionPurgeAfter,
   };
 }
 

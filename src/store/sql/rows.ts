@@ -23,7 +23,10 @@ export function parseStrings(raw: string): string[] {
   return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : [];
 }
 
-export function toSession(row: Selectable<SessionsTable>): SessionRecord {
+/** The columns a session record is read from (purging's `purge_after` is not one of them). */
+export type SessionRow = Omit<Selectable<SessionsTable>, 'purge_after'>;
+
+export function toSession(row: SessionRow): SessionRecord {
   const optionalNumber = (value: number | null) => (value === null ? null : Number(value));
   return {
     id: row.id,

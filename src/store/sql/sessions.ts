@@ -1,10 +1,11 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
-import type { Database, SessionsTable } from '../schema.js';
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { RotatedSession, Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
+import { purgeAfter } from './purge-after.js';
 import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
-import { parseStrings, toSession, toUser } from './rows.js';
+import { parseStrings, type SessionRow, toSession, toUser } from './rows.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
 
 /**
@@ -111,6 +112,7 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
           created_at: s.createdAt,
           last_used_at: s.lastUsedAt,
           expires_at: s.expiresAt,
+          purge_after: purgeAfter(s.expiresAt),
           ended_at: s.endedAt,
           end_reason: s.endReason,
           user_agent: s.userAgent,
@@ -164,9 +166,9 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       return rows.map(toSession);
     },
     async purge(now) {
-      // Found by index: expired ones, then ended ones (a partial index).
+      // Found by index: expired ones (by purge_after), then ended ones (a partial index).
       const due = [
-        () => db.selectFrom('sessions').select('id').where('expires_at', '<=', now).limit(PURGE_BATCH),
+        () => db.selectFrom('sessions').select('id').where('purge_after', '<=', now).limit(PURGE_BATCH),
         () => db.selectFrom('sessions').select('id').where('ended_at', 'is not', null).limit(PURGE_BATCH),
       ];
       let purged = 0;
@@ -180,7 +182,7 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
   };
 }
 
-type RotatedRow = Selectable<SessionsTable> & { roles: string };
+type RotatedRow = SessionRow & { roles: string };
 
 export interface SessionRotation {
   rotation: Rotation;
@@ -202,7 +204,7 @@ export function batchedRotation(
   db: Kysely<Database>,
   engine: SqlEngine,
 ): (rotations: readonly SessionRotation[]) => Promise<(RotatedSession | undefined)[]> {
-  const v = engine.rowsTable('v', ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint']);
+  const v = engine.rowsTable('v', ['text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint']);
   // PostgreSQL joins the user and returns its roles from the join. SQLite's RETURNING cannot name
   // a joined table, and its planner took the join form at 5 ms a row (measured), so there the user
   // is looked up per row by subqueries.
@@ -216,7 +218,7 @@ export function batchedRotation(
   const rotate = compiledOnce(db, 'rotate_sessions', () =>
     sql<RotatedRow>`update sessions set
         previous_jti = v.column3, refresh_jti = v.column4, refresh_issued_at = v.column5,
-        rotated_at = v.column6, last_used_at = v.column6, expires_at = v.column7
+        rotated_at = v.column6, last_used_at = v.column6, expires_at = v.column7, purge_after = v.column9
       from ${v.sql} ${user.join}
       where sessions.id = v.column1 and sessions.user_id = v.column2 and sessions.refresh_jti = v.column3
         and sessions.ended_at is null
@@ -245,7 +247,8 @@ export function batchedRotation(
         ...v.parameters(
           now.map((i) => {
             const { rotation: r, now: at } = rotations[i] as SessionRotation;
-            return [r.sessionId, r.userId, r.fromJti, r.toJti, r.issuedAt, at, r.expiresAt, r.lastRotationBy];
+            const { sessionId, userId, fromJti, toJti, issuedAt, expiresAt, lastRotationBy } = r;
+            return [sessionId, userId, fromJti, toJti, issuedAt, at, expiresAt, lastRotationBy, purgeAfter(expiresAt)];
           }),
         ),
       );

@@ -1,0 +1,174 @@
+/**
+ * Purging finds sessions by `purge_after`, their expiry rounded up to the hour, so that a
+ * rotation seldom changes an indexed column (sql/purge-after.ts). A session is never purged
+ * before it expired, is purged once its hour is past, and can never be used in between.
+ * Migration 011 gives sessions that existed before it their purge time.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import fc from 'fast-check';
+import { type Kysely, Migrator, sql } from 'kysely';
+import { migrateToLatest, migrations } from '../src/store/migrations/index.js';
+import { openPostgresDb, postgresEngine } from '../src/store/postgres.js';
+import type { Database } from '../src/store/schema.js';
+import { PURGE_GRANULE_MS, purgeAfter } from '../src/store/sql/purge-after.js';
+import type { SqlEngine } from '../src/store/sql-engine.js';
+import { openSqliteDb, sqliteEngine } from '../src/store/sqlite.js';
+import { createTestDatabase, ENGINES, POSTGRES_AVAILABLE } from './engines.js';
+import { bearer, decodeJwt, json, signUp, sqlOutsideTessera, startApp, TestClock } from './helpers.js';
+
+describe('purge time of a session', () => {
+  it('is at or after its expiry, within the hour, on the hour', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 50 }), (expiresAt) => {
+        const at = purgeAfter(expiresAt);
+        assert.ok(at >= expiresAt);
+        assert.ok(at - expiresAt < PURGE_GRANULE_MS);
+        assert.equal(at % PURGE_GRANULE_MS, 0);
+      }),
+    );
+  });
+});
+
+for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
+  describe(`session purge [${engine}]`, () => {
+    it('keeps an expired session until its hour is past, refusing it meanwhile; a rotation moves the hour', async (t) => {
+      // Ten minutes into an hour: every expiry below falls inside an hour, not on its edge.
+      const clock = new TestClock(Math.floor(Date.now() / PURGE_GRANULE_MS) * PURGE_GRANULE_MS + 600_000);
+      const { app, stores, databaseUrl } = await startApp(t, engine, { clock });
+      const user = await signUp(app);
+      const sessionId = String(decodeJwt(user.tokens.access_token).payload.sid);
+      const stored = async () => {
+        const [row] = await sqlOutsideTessera<{ expires_at: string | number; purge_after: string | number }>(
+          databaseUrl,
+          'select expires_at, purge_after from sessions where id = ?',
+          [sessionId],
+        );
+        return row && { expiresAt: Number(row.expires_at), purgeAfter: Number(row.purge_after) };
+      };
+      const opened = await stored();
+      assert.ok(opened);
+      assert.equal(opened.purgeAfter, purgeAfter(opened.expiresAt));
+      assert.equal(opened.purgeAfter - opened.expiresAt, 50 * 60_000);
+
+      clock.advance(61 * 60);
+      const refreshed = await app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(user.tokens.refresh_token),
+      });
+      assert.equal(refreshed.statusCode, 200);
+      const rotated = await stored();
+      assert.ok(rotated);
+      assert.equal(rotated.expiresAt, opened.expiresAt + 61 * 60_000, 'the rotation moved the expiry');
+      assert.equal(rotated.purgeAfter, purgeAfter(rotated.expiresAt), 'and the purge time with it');
+      assert.equal(rotated.purgeAfter, opened.purgeAfter + PURGE_GRANULE_MS);
+
+      clock.ms = rotated.expiresAt + 5 * 60_000; // past any leeway
+      assert.equal(await stores.sessions.purge(clock.now()), 0, 'expired, but its hour is not past');
+      const late = await app.inject({
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: bearer(json<{ refresh_token: string }>(refreshed).refresh_token),
+      });
+      assert.equal(late.statusCode, 401, 'an expired session is refused before it is purged');
+      assert.ok(await stored(), 'still stored');
+
+      clock.ms = rotated.purgeAfter;
+      assert.equal(await stores.sessions.purge(clock.now()), 1, 'its hour is past');
+      assert.equal(await stored(), undefined);
+    });
+
+    it('migration 011 gives existing sessions their purge time, and the expiry index goes', async (t) => {
+      const db = engine === 'sqlite' ? await sqliteDb(t) : await postgresDb(t);
+      const migrator = new Migrator({
+        db,
+        provider: { getMigrations: async () => ({ ...migrations(engineOf(engine)) }) },
+        migrationTableName: 'tessera_migrations',
+        migrationLockTableName: 'tessera_migrations_lock',
+      });
+      const before = await migrator.migrateTo('2026-11-30-010-quiet-purge');
+      assert.equal(before.error, undefined);
+      const midHour = 1_800_000_000_000 + 1;
+      const onTheHour = purgeAfter(midHour);
+      await db
+        .insertInto('users')
+        .values({
+          id: 'u1',
+          username: 'u1',
+          username_key: 'u1',
+          email: 'u1@example.com',
+          email_key: 'u1@example.com',
+          password_hash: 'x',
+          roles: '[]',
+          disabled: 0,
+          created_at: 0,
+          updated_at: 0,
+          email_verified_at: null,
+        })
+        .execute();
+      for (const [id, expiresAt] of [
+        ['mid', midHour],
+        ['edge', onTheHour],
+      ] as const) {
+        await db
+          .insertInto('sessions')
+          .values({
+            id,
+            user_id: 'u1',
+            refresh_jti: `${id}-jti`,
+            refresh_issued_at: 0,
+            created_at: 0,
+            last_used_at: 0,
+            expires_at: expiresAt,
+            aal: 1,
+            amr: '["pwd"]',
+          })
+          .execute();
+      }
+
+      await migrateToLatest(db, engineOf(engine));
+      const rows = await db.selectFrom('sessions').select(['id', 'purge_after']).orderBy('id').execute();
+      assert.deepEqual(
+        rows.map((r) => [r.id, Number(r.purge_after)]),
+        [
+          ['edge', onTheHour],
+          ['mid', onTheHour],
+        ],
+      );
+      const indexes = await indexNames(db, engine);
+      assert.ok(indexes.includes('sessions_purge_after'));
+      assert.ok(!indexes.includes('sessions_expires_at'), 'rotations no longer rewrite an expiry index');
+    });
+  });
+}
+
+const engineOf = (engine: string): SqlEngine => (engine === 'sqlite' ? sqliteEngine : postgresEngine);
+
+async function indexNames(db: Kysely<Database>, engine: string): Promise<string[]> {
+  const { rows } =
+    engine === 'sqlite'
+      ? await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(db)
+      : await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'sessions'`.execute(db);
+  return rows.map((r) => r.name);
+}
+
+async function sqliteDb(t: TestContext): Promise<Kysely<Database>> {
+  const db = openSqliteDb(join(mkdtempSync(join(tmpdir(), 'tessera-purge-')), 'tessera.db'));
+  t.after(() => db.destroy());
+  return db;
+}
+
+async function postgresDb(t: TestContext): Promise<Kysely<Database>> {
+  assert.ok(POSTGRES_AVAILABLE);
+  const database = await createTestDatabase();
+  const db = openPostgresDb({ url: database.url, migrate: true, timeoutMs: 10_000, poolSize: 1 });
+  t.after(async () => {
+    await db.destroy();
+    await database.drop();
+  });
+  return db;
+}
