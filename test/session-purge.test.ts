@@ -2,7 +2,8 @@
  * Purging finds sessions by `purge_after`, their expiry rounded up to the hour, so that a
  * rotation seldom changes an indexed column (sql/purge-after.ts). A session is never purged
  * before it expired, is purged once its hour is past, and can never be used in between.
- * Migration 011 gives sessions that existed before it their purge time.
+ * Migration 011 gives sessions that existed before it their purge time, and the purge stays
+ * safe while instances of the version before it still run.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -80,6 +81,40 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
       clock.ms = rotated.purgeAfter;
       assert.equal(await stores.sessions.purge(clock.now()), 1, 'its hour is past');
       assert.equal(await stored(), undefined);
+    });
+
+    it('never purges a live session whose purge time an older version left behind, and takes those it opened once expired', async (t) => {
+      const { app, stores, databaseUrl, clock } = await startApp(t, engine);
+      const sessionOf = (tokens: { access_token: string }) => String(decodeJwt(tokens.access_token).payload.sid);
+      // During a rolling deploy an instance of the version before migration 011 rotates a
+      // session without moving purge_after, and opens sessions without one.
+      const rotatedByOld = await signUp(app);
+      await sqlOutsideTessera(databaseUrl, 'update sessions set purge_after = ? where id = ?', [
+        clock.now() - PURGE_GRANULE_MS,
+        sessionOf(rotatedByOld.tokens),
+      ]);
+      const openedByOld = await signUp(app);
+      await sqlOutsideTessera(databaseUrl, 'update sessions set purge_after = null where id = ?', [
+        sessionOf(openedByOld.tokens),
+      ]);
+      assert.equal(await stores.sessions.purge(clock.now()), 0, 'neither has expired');
+      const still = await app.inject({
+        method: 'GET',
+        url: '/auth/whoami',
+        headers: bearer(rotatedByOld.tokens.access_token),
+      });
+      assert.equal(still.statusCode, 200);
+
+      await sqlOutsideTessera(databaseUrl, 'update sessions set expires_at = ? where id = ?', [
+        clock.now() - 1000,
+        sessionOf(openedByOld.tokens),
+      ]);
+      assert.equal(await stores.sessions.purge(clock.now()), 1, 'the expired one without a purge time goes');
+      const left = await sqlOutsideTessera<{ id: string }>(databaseUrl, 'select id from sessions');
+      assert.deepEqual(
+        left.map((r) => r.id),
+        [sessionOf(rotatedByOld.tokens)],
+      );
     });
 
     it('migration 011 gives existing sessions their purge time, and the expiry index goes', async (t) => {

@@ -25,7 +25,7 @@ export interface SessionsTable {
   created_at: number;
   last_used_at: number;
   expires_at: number;
-  /** When purging may delete it (sql/purge-after.ts); null only if written by something else. */
+  /** When purging may delete it, if expired (sql/purge-after.ts); null if an older version opened it. */
   purge_after: number | null;
   ended_at: number | null;
   end_reason: string | null;

@@ -166,9 +166,17 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       return rows.map(toSession);
     },
     async purge(now) {
-      // Found by index: expired ones (by purge_after), then ended ones (a partial index).
+      // Found by index: expired ones (by purge_after), then ended ones (a partial index). The
+      // expiry is checked as well: during a rolling deploy, an instance of a version before
+      // purge_after rotates sessions without moving it, and opens them without one (null).
       const due = [
-        () => db.selectFrom('sessions').select('id').where('purge_after', '<=', now).limit(PURGE_BATCH),
+        () =>
+          db
+            .selectFrom('sessions')
+            .select('id')
+            .where((eb) => eb.or([eb('purge_after', '<=', now), eb('purge_after', 'is', null)]))
+            .where('expires_at', '<=', now)
+            .limit(PURGE_BATCH),
         () => db.selectFrom('sessions').select('id').where('ended_at', 'is not', null).limit(PURGE_BATCH),
       ];
       let purged = 0;
