@@ -46,6 +46,21 @@ const PASSWORD = 'bench horse battery staple';
 const SECRET = randomBytes(32).toString('hex');
 /** Sessions whose tokens the load uses: more than the access cache holds (10,000 by default). */
 const SAMPLED_SESSIONS = 12_000;
+/** The columns every generated session is loaded with, by COPY. */
+const SESSION_COLUMNS = [
+  'id',
+  'user_id',
+  'refresh_jti',
+  'refresh_issued_at',
+  'created_at',
+  'last_used_at',
+  'expires_at',
+  'purge_after',
+  'user_agent',
+  'ip',
+  'aal',
+  'amr',
+];
 const SAMPLED_USERS = 2_000;
 const NOW = Math.floor(Date.now() / 1000);
 
@@ -142,20 +157,7 @@ async function populate(sessions: number, passwordHash: string): Promise<Loaded>
   await copy(
     url,
     'sessions',
-    [
-      'id',
-      'user_id',
-      'refresh_jti',
-      'refresh_issued_at',
-      'created_at',
-      'last_used_at',
-      'expires_at',
-      'purge_after',
-      'user_agent',
-      'ip',
-      'aal',
-      'amr',
-    ],
+    SESSION_COLUMNS,
     (function* () {
       for (let i = 0; i < sessions; i++) {
         const id = randomUUID();
@@ -431,18 +433,7 @@ async function main() {
   await copy(
     large.url,
     'sessions',
-    [
-      'id',
-      'user_id',
-      'refresh_jti',
-      'refresh_issued_at',
-      'created_at',
-      'last_used_at',
-      'expires_at',
-      'purge_after',
-      'aal',
-      'amr',
-    ],
+    SESSION_COLUMNS,
     (function* () {
       for (let i = 0; i < expired; i++) {
         const at = String(expiredAt - 30 * 86400_000);
@@ -455,6 +446,8 @@ async function main() {
           at,
           String(expiredAt),
           String(purgeAfter(expiredAt)),
+          'bench/1.0',
+          '127.0.0.1',
           '1',
           '["pwd"]',
         ];
