@@ -5,42 +5,31 @@
  * under their names, and keep running when a later migration adds a column.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { type Kysely, sql } from 'kysely';
 import { migrateToLatest } from '../src/store/migrations/index.js';
-import { openPostgresDb, postgresEngine } from '../src/store/postgres.js';
+import { postgresEngine } from '../src/store/postgres.js';
 import type { Database } from '../src/store/schema.js';
 import { batchedCounterHits, createCounterStore } from '../src/store/sql/counters.js';
 import { batchedRotation, batchedSessionLookup } from '../src/store/sql/sessions.js';
 import type { SqlEngine } from '../src/store/sql-engine.js';
-import { openSqliteDb, sqliteEngine } from '../src/store/sqlite.js';
-import { createTestDatabase, POSTGRES_AVAILABLE } from './engines.js';
+import { sqliteEngine } from '../src/store/sqlite.js';
+import { emptyDatabase } from './databases.js';
+import { POSTGRES_AVAILABLE } from './engines.js';
 
 const WINDOW_MS = 60_000;
 const NOW = 1_800_000_000_000;
 
-async function sqliteDb(t: TestContext): Promise<Kysely<Database>> {
-  const db = openSqliteDb(join(mkdtempSync(join(tmpdir(), 'tessera-batched-')), 'tessera.db'));
-  t.after(() => db.destroy());
-  await migrateToLatest(db, sqliteEngine);
+async function migrated(t: TestContext, kind: 'sqlite' | 'postgres'): Promise<Kysely<Database>> {
+  const { db, engine } = await emptyDatabase(t, kind);
+  await migrateToLatest(db, engine);
   return db;
 }
 
+const sqliteDb = (t: TestContext) => migrated(t, 'sqlite');
 /** One connection, so that pg_prepared_statements (per connection) shows what the stores prepared. */
-async function postgresDb(t: TestContext): Promise<Kysely<Database>> {
-  const database = await createTestDatabase();
-  const db = openPostgresDb({ url: database.url, migrate: true, timeoutMs: 10_000, poolSize: 1 });
-  t.after(async () => {
-    await db.destroy();
-    await database.drop();
-  });
-  await migrateToLatest(db, postgresEngine);
-  return db;
-}
+const postgresDb = (t: TestContext) => migrated(t, 'postgres');
 
 async function addSession(
   db: Kysely<Database>,

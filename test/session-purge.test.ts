@@ -6,19 +6,14 @@
  * safe while instances of the version before it still run.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type Kysely, Migrator, sql } from 'kysely';
-import { migrateToLatest, migrations } from '../src/store/migrations/index.js';
-import { openPostgresDb, postgresEngine } from '../src/store/postgres.js';
+import { type Kysely, sql } from 'kysely';
+import { migrateToLatest, schemaMigrator } from '../src/store/migrations/index.js';
 import type { Database } from '../src/store/schema.js';
 import { PURGE_GRANULE_MS, purgeAfter } from '../src/store/sql/purge-after.js';
-import type { SqlEngine } from '../src/store/sql-engine.js';
-import { openSqliteDb, sqliteEngine } from '../src/store/sqlite.js';
-import { createTestDatabase, ENGINES, POSTGRES_AVAILABLE } from './engines.js';
+import { emptyDatabase } from './databases.js';
+import { ENGINES } from './engines.js';
 import { bearer, decodeJwt, json, signUp, sqlOutsideTessera, startApp, TestClock } from './helpers.js';
 
 describe('purge time of a session', () => {
@@ -118,14 +113,8 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
     });
 
     it('migration 011 gives existing sessions their purge time, and the expiry index goes', async (t) => {
-      const db = engine === 'sqlite' ? await sqliteDb(t) : await postgresDb(t);
-      const migrator = new Migrator({
-        db,
-        provider: { getMigrations: async () => ({ ...migrations(engineOf(engine)) }) },
-        migrationTableName: 'tessera_migrations',
-        migrationLockTableName: 'tessera_migrations_lock',
-      });
-      const before = await migrator.migrateTo('2026-11-30-010-quiet-purge');
+      const { db, engine: sqlEngine } = await emptyDatabase(t, engine === 'sqlite' ? 'sqlite' : 'postgres');
+      const before = await schemaMigrator(db, sqlEngine).migrateTo('2026-11-30-010-quiet-purge');
       assert.equal(before.error, undefined);
       const midHour = 1_800_000_000_000 + 1;
       const onTheHour = purgeAfter(midHour);
@@ -165,7 +154,7 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
           .execute();
       }
 
-      await migrateToLatest(db, engineOf(engine));
+      await migrateToLatest(db, sqlEngine);
       const rows = await db.selectFrom('sessions').select(['id', 'purge_after']).orderBy('id').execute();
       assert.deepEqual(
         rows.map((r) => [r.id, Number(r.purge_after)]),
@@ -181,29 +170,10 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
   });
 }
 
-const engineOf = (engine: string): SqlEngine => (engine === 'sqlite' ? sqliteEngine : postgresEngine);
-
 async function indexNames(db: Kysely<Database>, engine: string): Promise<string[]> {
   const { rows } =
     engine === 'sqlite'
       ? await sql<{ name: string }>`select name from sqlite_master where type = 'index'`.execute(db)
       : await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'sessions'`.execute(db);
   return rows.map((r) => r.name);
-}
-
-async function sqliteDb(t: TestContext): Promise<Kysely<Database>> {
-  const db = openSqliteDb(join(mkdtempSync(join(tmpdir(), 'tessera-purge-')), 'tessera.db'));
-  t.after(() => db.destroy());
-  return db;
-}
-
-async function postgresDb(t: TestContext): Promise<Kysely<Database>> {
-  assert.ok(POSTGRES_AVAILABLE);
-  const database = await createTestDatabase();
-  const db = openPostgresDb({ url: database.url, migrate: true, timeoutMs: 10_000, poolSize: 1 });
-  t.after(async () => {
-    await db.destroy();
-    await database.drop();
-  });
-  return db;
 }

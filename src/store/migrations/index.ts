@@ -34,15 +34,19 @@ export function migrations(engine: SqlEngine): Readonly<Record<string, Migration
   };
 }
 
-/** Applies every pending migration; returns the names applied. */
-export async function migrateToLatest(db: AnyDb, engine: SqlEngine): Promise<string[]> {
-  const migrator = new Migrator({
+/** The migrator of Tessera's schema: its migrations, and the tables that record and lock them. */
+export function schemaMigrator(db: AnyDb, engine: SqlEngine): Migrator {
+  return new Migrator({
     db,
     provider: { getMigrations: async () => ({ ...migrations(engine) }) },
     migrationTableName: 'tessera_migrations',
     migrationLockTableName: 'tessera_migrations_lock',
   });
-  const { error, results } = await migrator.migrateToLatest();
+}
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrateToLatest(db: AnyDb, engine: SqlEngine): Promise<string[]> {
+  const { error, results } = await schemaMigrator(db, engine).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
