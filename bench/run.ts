@@ -161,7 +161,8 @@ async function main() {
   console.error(`Rounds: one unmeasured, then ${ROUNDS} × ${SECONDS} s each side, ${CONNECTIONS} connections`);
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
 
-  const bare = await start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], {});
+  const startBare = (env: Record<string, string> = {}) => start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], env);
+  const bare = await startBare();
   const whoami = (server: Server, token: string, services = false) =>
     load(
       { url: `${server.url}/auth/whoami`, seconds: SECONDS, connections: CONNECTIONS, mode: 'get', token },
@@ -173,7 +174,7 @@ async function main() {
   // The baseline answers per event-loop turn, as Tessera does (bench/bare.ts says why); this row
   // shows what answering each request at once costs bare Fastify on the machine at hand.
   if (wanted('bare-at-once')) {
-    const atOnce = await start(['--import', TSX, join(ROOT, 'bench', 'bare.ts')], { BARE_AT_ONCE: '1' });
+    const atOnce = await startBare({ BARE_AT_ONCE: '1' });
     await versus('bare Fastify answering each request at once', () => whoami(atOnce, 'x'), 'bare Fastify', bareWhoami);
     atOnce.child.kill();
   }
