@@ -2,8 +2,8 @@
  * Purging finds sessions by `purge_after`, their expiry rounded up to the hour, so that a
  * rotation seldom changes an indexed column (sql/purge-after.ts). A session is never purged
  * before it expired, is purged once its hour is past, and can never be used in between.
- * Migration 011 gives sessions that existed before it their purge time, and the purge stays
- * safe while instances of the version before it still run.
+ * Sessions that existed before migration 011 get their purge time from the purge, in batches,
+ * and the purge stays safe while instances of the version before it still run.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,6 +12,8 @@ import { type Kysely, sql } from 'kysely';
 import { migrateToLatest, schemaMigrator } from '../src/store/migrations/index.js';
 import type { Database } from '../src/store/schema.js';
 import { PURGE_GRANULE_MS, purgeAfter } from '../src/store/sql/purge-after.js';
+import { PURGE_BATCH } from '../src/store/sql/purge-in-batches.js';
+import { createSessionStore } from '../src/store/sql/sessions.js';
 import { emptyDatabase } from './databases.js';
 import { ENGINES } from './engines.js';
 import { bearer, decodeJwt, json, signUp, sqlOutsideTessera, startApp, TestClock } from './helpers.js';
@@ -78,7 +80,7 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
       assert.equal(await stored(), undefined);
     });
 
-    it('never purges a live session whose purge time an older version left behind, and takes those it opened once expired', async (t) => {
+    it('never purges a live session whose purge time an older version left behind, and fills in those it opened', async (t) => {
       const { app, stores, databaseUrl, clock } = await startApp(t, engine);
       const sessionOf = (tokens: { access_token: string }) => String(decodeJwt(tokens.access_token).payload.sid);
       // During a rolling deploy an instance of the version before migration 011 rotates a
@@ -100,11 +102,21 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
       });
       assert.equal(still.statusCode, 200);
 
-      await sqlOutsideTessera(databaseUrl, 'update sessions set expires_at = ? where id = ?', [
-        clock.now() - 1000,
+      const expiredAt = clock.now() - 1000;
+      // As if the older instance had opened it a refresh lifetime ago (the purge above filled it in).
+      await sqlOutsideTessera(databaseUrl, 'update sessions set expires_at = ?, purge_after = null where id = ?', [
+        expiredAt,
         sessionOf(openedByOld.tokens),
       ]);
-      assert.equal(await stores.sessions.purge(clock.now()), 1, 'the expired one without a purge time goes');
+      await stores.sessions.purge(clock.now());
+      const [filled] = await sqlOutsideTessera<{ purge_after: string | number }>(
+        databaseUrl,
+        'select purge_after from sessions where id = ?',
+        [sessionOf(openedByOld.tokens)],
+      );
+      assert.equal(Number(filled?.purge_after), purgeAfter(expiredAt), 'the one opened without a purge time gets one');
+      clock.ms = purgeAfter(expiredAt);
+      assert.equal(await stores.sessions.purge(clock.now()), 1, 'and goes once its hour is past');
       const left = await sqlOutsideTessera<{ id: string }>(databaseUrl, 'select id from sessions');
       assert.deepEqual(
         left.map((r) => r.id),
@@ -112,11 +124,12 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
       );
     });
 
-    it('migration 011 gives existing sessions their purge time, and the expiry index goes', async (t) => {
+    it('sessions from before migration 011 get their purge time from the purge, a batch at a time; the expiry index goes', async (t) => {
       const { db, engine: sqlEngine } = await emptyDatabase(t, engine === 'sqlite' ? 'sqlite' : 'postgres');
       const before = await schemaMigrator(db, sqlEngine).migrateTo('2026-11-30-010-quiet-purge');
       assert.equal(before.error, undefined);
-      const midHour = 1_800_000_000_000 + 1;
+      const now = 1_800_000_000_000;
+      const midHour = now + 1;
       const onTheHour = purgeAfter(midHour);
       await db
         .insertInto('users')
@@ -134,38 +147,49 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
           email_verified_at: null,
         })
         .execute();
-      for (const [id, expiresAt] of [
-        ['mid', midHour],
+      // More than one batch, all live: the purge fills them in and deletes none.
+      const expiries = new Map<string, number>([
         ['edge', onTheHour],
-      ] as const) {
+        ['mid', midHour],
+      ]);
+      for (let i = 0; i < PURGE_BATCH + 1; i++) expiries.set(`s${i}`, now + 1 + i * 7_919_000);
+      const session = ([id, expiresAt]: [string, number]) => ({
+        id,
+        user_id: 'u1',
+        refresh_jti: `${id}-jti`,
+        refresh_issued_at: 0,
+        created_at: 0,
+        last_used_at: 0,
+        expires_at: expiresAt,
+        aal: 1,
+        amr: '["pwd"]',
+      });
+      const rows = [...expiries].map(session);
+      for (let i = 0; i < rows.length; i += 100)
         await db
           .insertInto('sessions')
-          .values({
-            id,
-            user_id: 'u1',
-            refresh_jti: `${id}-jti`,
-            refresh_issued_at: 0,
-            created_at: 0,
-            last_used_at: 0,
-            expires_at: expiresAt,
-            aal: 1,
-            amr: '["pwd"]',
-          })
+          .values(rows.slice(i, i + 100))
           .execute();
-      }
 
       await migrateToLatest(db, sqlEngine);
-      const rows = await db.selectFrom('sessions').select(['id', 'purge_after']).orderBy('id').execute();
-      assert.deepEqual(
-        rows.map((r) => [r.id, Number(r.purge_after)]),
-        [
-          ['edge', onTheHour],
-          ['mid', onTheHour],
-        ],
-      );
+      const stored = async () =>
+        new Map(
+          (await db.selectFrom('sessions').select(['id', 'purge_after']).execute()).map((r) => [
+            r.id,
+            r.purge_after === null ? null : Number(r.purge_after),
+          ]),
+        );
+      assert.deepEqual([...new Set((await stored()).values())], [null], 'the migration writes no session row');
       const indexes = await indexNames(db, engine);
       assert.ok(indexes.includes('sessions_purge_after'));
       assert.ok(!indexes.includes('sessions_expires_at'), 'rotations no longer rewrite an expiry index');
+
+      assert.equal(await createSessionStore(db, sqlEngine).purge(now), 0, 'none has expired');
+      const filled = await stored();
+      assert.equal(filled.size, expiries.size);
+      assert.equal(filled.get('edge'), onTheHour);
+      assert.equal(filled.get('mid'), onTheHour);
+      for (const [id, expiresAt] of expiries) assert.equal(filled.get(id), purgeAfter(expiresAt), id);
     });
   });
 }

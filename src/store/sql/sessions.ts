@@ -3,7 +3,7 @@ import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { RotatedSession, Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
-import { purgeAfter } from './purge-after.js';
+import { purgeAfter, purgeAfterOfExpiry } from './purge-after.js';
 import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
 import { parseStrings, type SessionRow, toSession, toUser } from './rows.js';
 import { ROWS_PER_STATEMENT } from './statement-limits.js';
@@ -166,9 +166,27 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       return rows.map(toSession);
     },
     async purge(now) {
+      // Sessions stored without a purge time get theirs first, a batch at a time: those from
+      // before migration 011, and those an instance of the version before it opens during a
+      // rolling deploy. One statement for a million of them held every row for 25 s.
+      await purgeInBatches(async () =>
+        Number(
+          (
+            await db
+              .updateTable('sessions')
+              .set({ purge_after: purgeAfterOfExpiry() })
+              .where(
+                'id',
+                'in',
+                db.selectFrom('sessions').select('id').where('purge_after', 'is', null).limit(PURGE_BATCH),
+              )
+              .executeTakeFirst()
+          ).numUpdatedRows,
+        ),
+      );
       // Found by index: expired ones (by purge_after), then ended ones (a partial index). The
-      // expiry is checked as well: during a rolling deploy, an instance of a version before
-      // purge_after rotates sessions without moving it, and opens them without one (null).
+      // expiry is checked as well: such an older instance also rotates sessions without moving
+      // their purge time, and may open one between the statement above and these.
       const due = [
         () =>
           db
