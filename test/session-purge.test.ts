@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type Kysely, sql } from 'kysely';
+import pg from 'pg';
 import { migrateToLatest, schemaMigrator } from '../src/store/migrations/index.js';
 import type { Database } from '../src/store/schema.js';
 import { PURGE_GRANULE_MS, purgeAfter } from '../src/store/sql/purge-after.js';
@@ -123,6 +124,47 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
         [sessionOf(rotatedByOld.tokens)],
       );
     });
+
+    if (engine === 'postgres') {
+      it('fills in purge times without waiting on a session a rotation holds', async (t) => {
+        const { app, stores, databaseUrl, clock } = await startApp(t, engine);
+        const sessionOf = (tokens: { access_token: string }) => String(decodeJwt(tokens.access_token).payload.sid);
+        const [held, free] = [sessionOf((await signUp(app)).tokens), sessionOf((await signUp(app)).tokens)];
+        await sqlOutsideTessera(databaseUrl, 'update sessions set purge_after = null');
+        const holder = new pg.Client({ connectionString: databaseUrl });
+        await holder.connect();
+        try {
+          await holder.query('begin');
+          await holder.query('select id from sessions where id = $1 for update', [held]);
+
+          const purged = stores.sessions.purge(clock.now());
+          const waited = await Promise.race([
+            purged.then(() => false),
+            new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 5000)),
+          ]);
+          assert.equal(waited, false, 'the purge did not wait for the held row');
+          const purgeTimes = async () =>
+            new Map(
+              (
+                await sqlOutsideTessera<{ id: string; purge_after: string | null }>(
+                  databaseUrl,
+                  'select id, purge_after from sessions',
+                )
+              ).map((r) => [r.id, r.purge_after]),
+            );
+          const during = await purgeTimes();
+          assert.equal(during.get(held), null, 'the held one is left for later');
+          assert.notEqual(during.get(free), null);
+
+          await holder.query('commit');
+          await stores.sessions.purge(clock.now());
+          assert.notEqual((await purgeTimes()).get(held), null, 'and filled in by the next purge');
+        } finally {
+          // Before the database is dropped, which would end this connection with an error.
+          await holder.end();
+        }
+      });
+    }
 
     it('sessions from before migration 011 get their purge time from the purge, a batch at a time; the expiry index goes', async (t) => {
       const { db, engine: sqlEngine } = await emptyDatabase(t, engine === 'sqlite' ? 'sqlite' : 'postgres');

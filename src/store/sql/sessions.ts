@@ -169,21 +169,18 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       // Sessions stored without a purge time get theirs first, a batch at a time: those from
       // before migration 011, and those an instance of the version before it opens during a
       // rolling deploy. One statement for a million of them held every row for 25 s.
-      await purgeInBatches(async () =>
-        Number(
-          (
-            await db
-              .updateTable('sessions')
-              .set({ purge_after: purgeAfterOfExpiry() })
-              .where(
-                'id',
-                'in',
-                db.selectFrom('sessions').select('id').where('purge_after', 'is', null).limit(PURGE_BATCH),
-              )
-              .executeTakeFirst()
-          ).numUpdatedRows,
-        ),
-      );
+      await purgeInBatches(async () => {
+        let unfilled = db.selectFrom('sessions').select('id').where('purge_after', 'is', null).limit(PURGE_BATCH);
+        // Rows a rotation holds are left for the next batch or purge: a fill that never waits
+        // on a lock cannot deadlock with rotations locking their rows in another order.
+        if (engine.skipLockedRows) unfilled = unfilled.forUpdate().skipLocked();
+        const filled = await db
+          .updateTable('sessions')
+          .set({ purge_after: purgeAfterOfExpiry() })
+          .where('id', 'in', unfilled)
+          .executeTakeFirst();
+        return Number(filled.numUpdatedRows);
+      });
       // Found by index: expired ones (by purge_after), then ended ones (a partial index). The
       // expiry is checked as well: such an older instance also rotates sessions without moving
       // their purge time, and may open one between the statement above and these.
