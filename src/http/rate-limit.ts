@@ -39,7 +39,7 @@ function limitBy(
     const over = await countAgainst(counters, keyOf(request), limit, clock);
     if (over) throw over;
   };
-  return { hook, errors: ['too_many_attempts', 'unavailable'] };
+  return { hook, errors: LIMIT_ERRORS };
 }
 
 export function perIpLimit(counters: CounterStore, bucket: string, limit: RateLimit, clock: Clock): Precondition {
@@ -57,8 +57,15 @@ export function perKeyLimit(
   return limitBy(counters, (request) => `${bucket}:${keyOf(request)}`, limit, clock);
 }
 
-/** Runs a request's work, counting it against its address only if it fails as `counted` says. */
-export type FailureLimit = <T>(request: FastifyRequest, work: () => Promise<T>) => Promise<T>;
+/** The errors a limit answers with, for the route's documented answers. */
+const LIMIT_ERRORS: readonly ErrorCode[] = ['too_many_attempts', 'unavailable'];
+
+export interface FailureLimit {
+  /** Runs a request's work, counting it against its address only if it fails as `counted` says. */
+  run<T>(request: FastifyRequest, work: () => Promise<T>): Promise<T>;
+  /** What the limit itself may answer, beside the work's own errors. */
+  readonly errors: readonly ErrorCode[];
+}
 
 /**
  * A limit per address on failures only: a request whose work throws one of `counted` is counted,
@@ -73,12 +80,15 @@ export function perIpFailureLimit(
   clock: Clock,
   counted: readonly ErrorCode[],
 ): FailureLimit {
-  return async (request, work) => {
-    try {
-      return await work();
-    } catch (error) {
-      if (!(error instanceof AppError) || !counted.includes(error.code)) throw error;
-      throw (await countAgainst(counters, addressKey(bucket, request), limit, clock)) ?? error;
-    }
+  return {
+    async run(request, work) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!(error instanceof AppError) || !counted.includes(error.code)) throw error;
+        throw (await countAgainst(counters, addressKey(bucket, request), limit, clock)) ?? error;
+      }
+    },
+    errors: LIMIT_ERRORS,
   };
 }

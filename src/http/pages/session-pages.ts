@@ -56,7 +56,7 @@ export function sessionPages(app: PageApp, services: Services, kit: PageKit): vo
     if (!credential) return toLogin(reply, returnTo);
     try {
       // Counted per address only when refused, as its API twin POST /auth/refresh.
-      cookies.set(reply, await refreshFailures(request, () => sessions.refresh(credential.token)));
+      cookies.set(reply, await refreshFailures.run(request, () => sessions.refresh(credential.token)));
       return reply.redirect(returnTo ?? '/account', 303);
     } catch (error) {
       if (!sessionGone(error)) throw error;

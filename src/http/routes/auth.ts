@@ -147,7 +147,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       'POST also takes the refresh cookie (with the X-CSRF-Token header) and then answers with cookies.',
     security: BEARER_OR_COOKIE,
     answers: { 200: Type.Union([Tokens, CookieTokens]) },
-    errors: [...TOKEN_IN_HANDLER, ...SESSION_ERRORS.refresh, 'too_many_attempts' as const],
+    errors: [...TOKEN_IN_HANDLER, ...SESSION_ERRORS.refresh, ...refreshFailures.errors],
   };
   app.get(
     '/auth/refresh',
@@ -156,7 +156,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
       // Bearer only: a GET that rotates a token must not be one a cross-site link can trigger.
       const token = bearerToken(request);
       if (token === undefined) throw new AppError('authorization_required', 'Send a refresh token as Bearer.');
-      return tokensBody(await refreshFailures(request, () => sessions.refresh(token)));
+      return tokensBody(await refreshFailures.run(request, () => sessions.refresh(token)));
     },
   );
   app.post(
@@ -173,7 +173,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
     async (request, reply) => {
       const bodyToken = bearerToken(request) ?? request.body.refresh_token;
       if (bodyToken !== undefined) {
-        const pair = await refreshFailures(request, () => sessions.refresh(bodyToken));
+        const pair = await refreshFailures.run(request, () => sessions.refresh(bodyToken));
         return refreshAnswer(reply, cookies, pair, request.body.transport ?? 'body');
       }
       const credential = authenticator.cookieCredential(request, ['refresh']);
@@ -183,7 +183,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
           'Send a refresh token as Bearer, as refresh_token, or as its cookie.',
         );
       }
-      const pair = await refreshFailures(request, async () => {
+      const pair = await refreshFailures.run(request, async () => {
         // Checked before the rotation, so a forged request rotates nothing.
         const principal = await sessions.authenticate(credential.token, ['refresh']);
         authenticator.checkCsrf(request, credential, principal.session.id);
