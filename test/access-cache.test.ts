@@ -4,7 +4,7 @@ import { waitFor } from '../src/store/sql/commit-wait.js';
 import { PURGE_GRANULE_MS } from '../src/store/sql/purge-after.js';
 import type { Stores } from '../src/store/types.js';
 import { ENGINES } from './engines.js';
-import { bearer, decodeJwt, json, login, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
+import { bearer, decodeJwt, json, login, sessionIdOf, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
 
 /** Counts the session lookups that reach the store; `hold` makes the next one wait after reading. */
 function countingLookups() {
@@ -34,7 +34,7 @@ for (const engine of ENGINES) {
       const a = await startApp(t, engine, { wrapStores: wrap });
       const user = await signUp(a.app);
       const other = await signUp(a.app);
-      const sid = String(decodeJwt(user.tokens.access_token).payload.sid);
+      const sid = sessionIdOf(user.tokens);
       const lookups = () => counter.bySession.get(sid) ?? 0;
       assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
       assert.equal(lookups(), 1);
@@ -90,9 +90,7 @@ for (const engine of ENGINES) {
       for (const user of [ended, deleted, revoked])
         assert.equal((await whoami(a.app, user.tokens.access_token)).statusCode, 200);
 
-      await outside('update sessions set ended_at = 1 where id = ?', [
-        String(decodeJwt(ended.tokens.access_token).payload.sid),
-      ]);
+      await outside('update sessions set ended_at = 1 where id = ?', [sessionIdOf(ended.tokens)]);
       assert.equal(json(await whoami(a.app, ended.tokens.access_token)).error, 'token_revoked');
       await outside('delete from users where id = ?', [deleted.userId]);
       assert.equal((await whoami(a.app, deleted.tokens.access_token)).statusCode, 401);
@@ -197,7 +195,7 @@ for (const engine of ENGINES) {
         if (expected) assert.ok(took >= stores.generation.commitWaitMs, `${what} returned after ${took} ms`);
       };
       const user = await signUp(a.app);
-      const sid = String(decodeJwt(user.tokens.access_token).payload.sid);
+      const sid = sessionIdOf(user.tokens);
       const session = await stores.sessions.find(sid);
       assert.ok(session);
 
@@ -242,9 +240,7 @@ for (const engine of ENGINES) {
       await rises(
         'deleting a live session behind Tessera',
         async () => {
-          await sqlOutsideTessera(a.databaseUrl, 'delete from sessions where id = ?', [
-            String(decodeJwt(live.tokens.access_token).payload.sid),
-          ]);
+          await sqlOutsideTessera(a.databaseUrl, 'delete from sessions where id = ?', [sessionIdOf(live.tokens)]);
           await waitFor(stores.generation.commitWaitMs);
         },
         true,
@@ -264,7 +260,7 @@ for (const engine of ENGINES) {
       await stores.sessions.endAllForUser(other.userId, 'logout', clock.now());
       const now = await stores.generation.observe();
       // An ended session is logged by its user and, since migration 008, by its own id.
-      const otherSession = String(decodeJwt(other.tokens.access_token).payload.sid);
+      const otherSession = sessionIdOf(other.tokens);
       assert.deepEqual(
         [...(now.changedSince(start.value) ?? [])].sort(),
         [user.userId, other.userId, otherSession, 'revoked-jti'].sort(),

@@ -204,6 +204,10 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; pay
   };
 }
 
+/** The id of the session a pair of tokens belongs to (its access token's `sid`). */
+export const sessionIdOf = (tokens: { access_token: string }): string =>
+  String(decodeJwt(tokens.access_token).payload.sid);
+
 /**
  * Everything an attacker could hope to change, as one comparable value: every user with its
  * hash, roles, flags and proven address, every live session with its refresh state, every live

@@ -17,7 +17,7 @@ import { PURGE_BATCH } from '../src/store/sql/purge-in-batches.js';
 import { createSessionStore } from '../src/store/sql/sessions.js';
 import { emptyDatabase } from './databases.js';
 import { ENGINES } from './engines.js';
-import { bearer, decodeJwt, json, signUp, sqlOutsideTessera, startApp, TestClock } from './helpers.js';
+import { bearer, json, sessionIdOf, signUp, sqlOutsideTessera, startApp, TestClock } from './helpers.js';
 
 describe('purge time of a session', () => {
   it('is at or after its expiry, within the hour, on the hour', () => {
@@ -39,7 +39,7 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
       const clock = new TestClock(Math.floor(Date.now() / PURGE_GRANULE_MS) * PURGE_GRANULE_MS + 600_000);
       const { app, stores, databaseUrl } = await startApp(t, engine, { clock });
       const user = await signUp(app);
-      const sessionId = String(decodeJwt(user.tokens.access_token).payload.sid);
+      const sessionId = sessionIdOf(user.tokens);
       const stored = async () => {
         const [row] = await sqlOutsideTessera<{ expires_at: string | number; purge_after: string | number }>(
           databaseUrl,
@@ -83,17 +83,16 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
 
     it('never purges a live session whose purge time an older version left behind, and fills in those it opened', async (t) => {
       const { app, stores, databaseUrl, clock } = await startApp(t, engine);
-      const sessionOf = (tokens: { access_token: string }) => String(decodeJwt(tokens.access_token).payload.sid);
       // During a rolling deploy an instance of the version before migration 011 rotates a
       // session without moving purge_after, and opens sessions without one.
       const rotatedByOld = await signUp(app);
       await sqlOutsideTessera(databaseUrl, 'update sessions set purge_after = ? where id = ?', [
         clock.now() - PURGE_GRANULE_MS,
-        sessionOf(rotatedByOld.tokens),
+        sessionIdOf(rotatedByOld.tokens),
       ]);
       const openedByOld = await signUp(app);
       await sqlOutsideTessera(databaseUrl, 'update sessions set purge_after = null where id = ?', [
-        sessionOf(openedByOld.tokens),
+        sessionIdOf(openedByOld.tokens),
       ]);
       assert.equal(await stores.sessions.purge(clock.now()), 0, 'neither has expired');
       const still = await app.inject({
@@ -107,29 +106,27 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
       // As if the older instance had opened it a refresh lifetime ago (the purge above filled it in).
       await sqlOutsideTessera(databaseUrl, 'update sessions set expires_at = ?, purge_after = null where id = ?', [
         expiredAt,
-        sessionOf(openedByOld.tokens),
+        sessionIdOf(openedByOld.tokens),
       ]);
       await stores.sessions.purge(clock.now());
-      const [filled] = await sqlOutsideTessera<{ purge_after: string | number }>(
-        databaseUrl,
-        'select purge_after from sessions where id = ?',
-        [sessionOf(openedByOld.tokens)],
+      assert.equal(
+        Number((await purgeTimes(databaseUrl)).get(sessionIdOf(openedByOld.tokens))),
+        purgeAfter(expiredAt),
+        'the one opened without a purge time gets one',
       );
-      assert.equal(Number(filled?.purge_after), purgeAfter(expiredAt), 'the one opened without a purge time gets one');
       clock.ms = purgeAfter(expiredAt);
       assert.equal(await stores.sessions.purge(clock.now()), 1, 'and goes once its hour is past');
       const left = await sqlOutsideTessera<{ id: string }>(databaseUrl, 'select id from sessions');
       assert.deepEqual(
         left.map((r) => r.id),
-        [sessionOf(rotatedByOld.tokens)],
+        [sessionIdOf(rotatedByOld.tokens)],
       );
     });
 
     if (engine === 'postgres') {
       it('fills in purge times without waiting on a session a rotation holds', async (t) => {
         const { app, stores, databaseUrl, clock } = await startApp(t, engine);
-        const sessionOf = (tokens: { access_token: string }) => String(decodeJwt(tokens.access_token).payload.sid);
-        const [held, free] = [sessionOf((await signUp(app)).tokens), sessionOf((await signUp(app)).tokens)];
+        const [held, free] = [sessionIdOf((await signUp(app)).tokens), sessionIdOf((await signUp(app)).tokens)];
         await sqlOutsideTessera(databaseUrl, 'update sessions set purge_after = null');
         const holder = new pg.Client({ connectionString: databaseUrl });
         await holder.connect();
@@ -143,22 +140,13 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
             new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 5000)),
           ]);
           assert.equal(waited, false, 'the purge did not wait for the held row');
-          const purgeTimes = async () =>
-            new Map(
-              (
-                await sqlOutsideTessera<{ id: string; purge_after: string | null }>(
-                  databaseUrl,
-                  'select id, purge_after from sessions',
-                )
-              ).map((r) => [r.id, r.purge_after]),
-            );
-          const during = await purgeTimes();
+          const during = await purgeTimes(databaseUrl);
           assert.equal(during.get(held), null, 'the held one is left for later');
           assert.notEqual(during.get(free), null);
 
           await holder.query('commit');
           await stores.sessions.purge(clock.now());
-          assert.notEqual((await purgeTimes()).get(held), null, 'and filled in by the next purge');
+          assert.notEqual((await purgeTimes(databaseUrl)).get(held), null, 'and filled in by the next purge');
         } finally {
           // Before the database is dropped, which would end this connection with an error.
           await holder.end();
@@ -234,6 +222,15 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
       for (const [id, expiresAt] of expiries) assert.equal(filled.get(id), purgeAfter(expiresAt), id);
     });
   });
+}
+
+/** Each session's purge time as stored (null where none), read the way an operator would. */
+async function purgeTimes(databaseUrl: string): Promise<Map<string, string | number | null>> {
+  const rows = await sqlOutsideTessera<{ id: string; purge_after: string | number | null }>(
+    databaseUrl,
+    'select id, purge_after from sessions',
+  );
+  return new Map(rows.map((r) => [r.id, r.purge_after]));
 }
 
 async function indexNames(db: Kysely<Database>, engine: string): Promise<string[]> {
