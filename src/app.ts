@@ -120,10 +120,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
 
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    // A line per request only at debug/trace: at info and above the hot path logs nothing.
+    // Fastify holds our logger only when it logs each request (debug, trace). Holding any, it
+    // listens for every response's `finish` even when it logs nothing then: 11% of a cached whoami,
+    // measured side by side (docs/BENCHMARKS.md). Requests log through ours either way (the
+    // factory), and so does the app (`app.log`, below).
+    loggerInstance: verbose ? (logger as FastifyBaseLogger) : undefined,
     logController: new LogController({ disableRequestLogging: !verbose }),
-    childLoggerFactory: lazyRequestLoggers,
+    childLoggerFactory: lazyRequestLoggers(logger as FastifyBaseLogger),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // `__proto__` and `constructor` keys are dropped, so they change nothing (the contract).
@@ -133,6 +136,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 128 },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Without a logger Fastify's own is a silent one: its lines (listening, a failing hook) and ours
+  // through `app.log` go to the server's logger instead. Plugins see it through their prototype.
+  app.log = logger as FastifyBaseLogger;
 
   app.decorate('metrics', metrics);
   if (metrics) {

@@ -32,7 +32,7 @@ function capturedLogger(level = 'info') {
 }
 
 const requestLogger = (parent: FastifyBaseLogger, reqId: string) =>
-  lazyRequestLoggers.call({} as FastifyInstance, parent, { reqId }, {}, {} as never);
+  lazyRequestLoggers(parent).call({} as FastifyInstance, {} as FastifyBaseLogger, { reqId }, {}, {} as never);
 
 describe('request loggers', () => {
   it('make no child logger until the request logs', () => {
@@ -90,5 +90,41 @@ describe('request loggers', () => {
     assert.equal(written[0]?.level, 50);
     assert.match(String(written[0]?.reqId), /^req-/);
     assert.ok(!JSON.stringify(written).includes(tokens.refresh_token), 'no token');
+  });
+});
+
+describe('the server log', () => {
+  it('at info, a request logs nothing, and the app logs through the server logger', async (t) => {
+    const test = await startApp(t, 'sqlite');
+    const before = test.logs.length;
+    const response = await test.app.inject({ method: 'GET', url: '/health' });
+    assert.equal(response.statusCode, 200);
+    assert.equal(test.logs.length, before, test.logs.slice(before).join(''));
+    test.app.log.warn({ step: 'seen' }, 'from the app');
+    const written = test.logs.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      written.map(({ level, msg, step }) => ({ level, msg, step })),
+      [{ level: 40, msg: 'from the app', step: 'seen' }],
+    );
+  });
+
+  it('at debug, each request logs its arrival and its completion, bound to its reqId', async (t) => {
+    const test = await startApp(t, 'sqlite', { env: { LOG_LEVEL: 'debug' } });
+    const before = test.logs.length;
+    const response = await test.app.inject({ method: 'GET', url: '/health?secret=1' });
+    assert.equal(response.statusCode, 200);
+    const written = test.logs.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+    // (The test helper also reads the API document through the app: its lines are not this request's.)
+    const arrival = written.find((line) => (line.req as { path?: string } | undefined)?.path === '/health');
+    assert.ok(arrival, JSON.stringify(written));
+    assert.match(String(arrival.reqId), /^req-/);
+    const own = written.filter((line) => line.reqId === arrival.reqId);
+    assert.deepEqual(
+      own.map(({ msg, req, res }) => ({ msg, req, res })),
+      [
+        { msg: 'incoming request', req: { method: 'GET', path: '/health', ip: '127.0.0.1' }, res: undefined },
+        { msg: 'request completed', req: undefined, res: { statusCode: 200 } },
+      ],
+    );
   });
 });

@@ -4,6 +4,9 @@
  * redaction pino's child() cost ~1.5 µs and 2 KB of garbage a request, profiled (a twelfth of
  * everything a refresh allocated). This one makes the real child, with the same bindings and
  * options (so the same redaction), the first time the request logs.
+ *
+ * The children are always the server's logger's, whatever parent Fastify passes: Fastify holds
+ * no logger of its own unless requests are logged (src/app.ts), and then passes its null one.
  */
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
@@ -63,8 +66,7 @@ class LazyChildLogger implements FastifyBaseLogger {
   }
 }
 
-export const lazyRequestLoggers: NonNullable<FastifyServerOptions['childLoggerFactory']> = (
-  logger,
-  bindings,
-  options,
-) => new LazyChildLogger(logger, bindings, options);
+export const lazyRequestLoggers =
+  (logger: FastifyBaseLogger): NonNullable<FastifyServerOptions['childLoggerFactory']> =>
+  (_fastifys, bindings, options) =>
+    new LazyChildLogger(logger, bindings, options);
