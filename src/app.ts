@@ -4,7 +4,6 @@
  */
 
 import type { Duplex } from 'node:stream';
-import fastifyCookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -161,8 +160,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done();
   });
 
-  // Cookies are parsed only where a route asks (no Bearer header), not on every request.
-  await app.register(fastifyCookie, { hook: false });
   if (config.browser.corsOrigins.length > 0) {
     await app.register(cors, {
       // Exact origins only: the answer names the caller's origin, never `*`, with credentials.
