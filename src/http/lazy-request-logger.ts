@@ -5,8 +5,9 @@
  * everything a refresh allocated). This one makes the real child, with the same bindings and
  * options (so the same redaction), the first time the request logs.
  *
- * The children are always the server's logger's, whatever parent Fastify passes: Fastify holds
- * no logger of its own unless requests are logged (src/app.ts), and then passes its null one.
+ * The children are always the server logger's, whatever parent Fastify passes: its silent logger
+ * when it holds none (at info and above, src/app.ts), or its own child of ours when it logs
+ * each request.
  */
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
