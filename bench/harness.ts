@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,9 +20,15 @@ export interface Server {
   child: ChildProcess;
 }
 const children: ChildProcess[] = [];
+/** Every file a bench run writes (servers' data, load options) goes under this, removed at exit. */
+const scratch = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
+  rmSync(scratch, { recursive: true, force: true });
 });
+
+/** A new directory for this run's files, removed with the rest when the run exits. */
+export const tempDir = (prefix: string): string => mkdtempSync(join(scratch, prefix));
 
 export function start(args: string[], env: Record<string, string>): Promise<Server> {
   const child = spawn(process.execPath, args, {
@@ -53,7 +59,7 @@ export const NODE_FLAGS: readonly string[] = packageJson.scripts.start
   .filter((word) => word.startsWith('--'));
 
 export function tessera(env: Record<string, string>): Promise<Server> {
-  const dir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+  const dir = env.DATA_DIR ?? tempDir('server-');
   return start([...NODE_FLAGS, join(ROOT, 'dist', 'main.js'), 'serve'], {
     DATA_DIR: dir,
     SECRET_KEY: randomBytes(32).toString('hex'),
@@ -136,7 +142,7 @@ export function load(options: LoadOptions, server?: Server, services = false): P
   const servicesCounter = services ? servicesCpuCounter() : undefined;
   return new Promise((resolve, reject) => {
     // Through a file: thousands of tokens do not fit on a command line.
-    const file = join(mkdtempSync(join(tmpdir(), 'tessera-load-')), 'options.json');
+    const file = join(tempDir('load-'), 'options.json');
     writeFileSync(file, JSON.stringify(options));
     const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), file]);
     let out = '';

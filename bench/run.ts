@@ -6,8 +6,8 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Redis } from 'ioredis';
@@ -24,6 +24,7 @@ import {
   type Server,
   start,
   TSX,
+  tempDir,
   tessera,
 } from './harness.js';
 import type { LoadResult } from './load.js';
@@ -140,7 +141,7 @@ async function versus(
 
 /** A SQLite store with `count` revoked entries, written straight into a migrated file. */
 async function storeWithRevocations(count: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-revoked-'));
+  const dir = tempDir('revoked-');
   execFileSync(process.execPath, [join(ROOT, 'dist', 'main.js'), 'migrate'], {
     env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: 'x'.repeat(40) },
   });

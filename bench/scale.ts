@@ -10,8 +10,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import argon2 from 'argon2';
 import SqliteDatabase from 'better-sqlite3';
@@ -28,6 +27,7 @@ import {
   peakRss,
   ROOT,
   type Server,
+  tempDir,
   tessera,
 } from './harness.js';
 
@@ -203,7 +203,7 @@ async function populate(sessions: number, passwordHash: string): Promise<Loaded>
 
 /** Bytes per user and per session in a SQLite file (tables with their indexes, by dbstat). */
 function sqliteBytes(sessions: number, passwordHash: string): { users: number; sessions: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-scale-'));
+  const dir = tempDir('scale-');
   execFileSync(process.execPath, [join(ROOT, 'dist', 'main.js'), 'migrate'], {
     env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: SECRET },
   });
