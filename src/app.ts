@@ -66,7 +66,7 @@ export const REDACTED_PATHS = [
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, stores } = options;
-  const logger = pino(
+  const logger: FastifyBaseLogger = pino(
     {
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
@@ -123,9 +123,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // listens for every response's `finish` even when it logs nothing then: 11% of a cached whoami,
     // measured side by side (docs/BENCHMARKS.md). Requests log through ours either way (the
     // factory), and so does the app (`app.log`, below).
-    loggerInstance: verbose ? (logger as FastifyBaseLogger) : undefined,
+    loggerInstance: verbose ? logger : undefined,
     logController: new LogController({ disableRequestLogging: !verbose }),
-    childLoggerFactory: lazyRequestLoggers(logger as FastifyBaseLogger),
+    childLoggerFactory: lazyRequestLoggers(logger),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // `__proto__` and `constructor` keys are dropped, so they change nothing (the contract).
@@ -137,7 +137,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Without a logger Fastify's own is a silent one: its lines (listening, a failing hook) and ours
   // through `app.log` go to the server's logger instead. Plugins see it through their prototype.
-  app.log = logger as FastifyBaseLogger;
+  app.log = logger;
 
   app.decorate('metrics', metrics);
   if (metrics) {
