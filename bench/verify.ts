@@ -4,20 +4,18 @@
  * takes to reach a verifier that follows the revocation feed.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createVerifier, VerifyError } from '../packages/verify/src/index.js';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openStores } from '../src/store/open.js';
+import { tempDir } from './harness.js';
 
 const CALLS = Number(process.env.BENCH_VERIFY_CALLS ?? 20_000);
 const TRIALS = Number(process.env.BENCH_FEED_TRIALS ?? 20);
 const CLIENT = { id: 'rs_bench', secret: 'tsk_bench-secret' };
 
-const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-verify-'));
+const dir = tempDir('verify-');
 const { config } = loadConfig(
   {
     SECRET_KEY: 'x'.repeat(40),
@@ -131,4 +129,3 @@ none.close();
 feed.close();
 await app.close();
 await stores.close();
-rmSync(dir, { recursive: true, force: true });
