@@ -3,6 +3,8 @@
  * The `tessera` command: serve, migrate, purge, user create, user promote.
  * Exit codes: 0 done, 1 failed, 2 wrong usage.
  */
+// First, before the rest loads: see the module.
+import './pin-tick-shape.js';
 import { parseArgs } from 'node:util';
 import { openCore } from './cli-core.js';
 import { readPassword } from './cli-input.js';
