@@ -6,11 +6,10 @@
  * each key's definition against the map the object had just before it. Those maps are held
  * weakly. A full garbage collection that runs while the tick queue is empty frees them; the next
  * entry gets new maps, its cache finds a map it did not record, and marks the site megamorphic
- * for good. From then on every nextTick (inlined into Node's stream code about 18 times per
- * request) defines its properties through V8's runtime. Measured on a cached whoami: 17% of the
- * instructions of a request (callgrind). Every long-running Node 20 and 24 process hits it after
- * its first full collection at a quiet moment; a process holding one entry never does
- * (test/pin-tick-shape.test.ts checks both).
+ * for good. From then on every nextTick (inlined into Node's stream code, 18 to 27 calls a
+ * request) defines its properties through V8's runtime: 17–24% of a cached whoami's instructions
+ * (callgrind; docs/BENCHMARKS.md, session 14). Node 20 and 24 both do this; a process holding
+ * one entry never does (test/pin-tick-shape.test.ts checks both).
  *
  * Import this module first, before anything that loads much code: the pin must be in place
  * before the first full collection after nextTick's cache is set.
