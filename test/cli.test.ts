@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import { describe, it } from 'node:test';
 import { PASSWORD, SECRET } from './helpers.js';
 import { startMailServer } from './mail-server.js';
 import { MAIN, startServer, TSX } from './server-process.js';
+import { tempDir } from './temp-dir.js';
 
 interface Run {
   code: number | null;
@@ -30,7 +29,7 @@ function tessera(args: string[], env: Record<string, string>, input?: string): P
 }
 
 function environment(): Record<string, string> {
-  return { DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-cli-')), SECRET_KEY: SECRET };
+  return { DATA_DIR: tempDir('tessera-cli-'), SECRET_KEY: SECRET };
 }
 
 describe('tessera CLI', () => {

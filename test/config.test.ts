@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -14,6 +14,7 @@ import {
   parseRpId,
   parseTrustProxy,
 } from '../src/config-parsers.js';
+import { tempDir } from './temp-dir.js';
 
 const LONG_SECRET = 's'.repeat(40);
 
@@ -169,7 +170,7 @@ describe('PASSKEY_RP_ID (property-based)', () => {
 
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const dir = tempDir('tessera-config-');
     const { config } = loadConfig({ SECRET_KEY: LONG_SECRET }, dir);
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.port, 5000);
@@ -190,7 +191,7 @@ describe('loadConfig', () => {
   });
 
   it('reports every bad value, one line each', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const dir = tempDir('tessera-config-');
     const error = (() => {
       try {
         loadConfig(
@@ -217,7 +218,7 @@ describe('loadConfig', () => {
   });
 
   it('has the browser defaults, and refuses bad cookie names, wildcard origins and a missing stylesheet', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const dir = tempDir('tessera-config-');
     const { config } = loadConfig({ SECRET_KEY: LONG_SECRET }, dir);
     assert.deepEqual(config.browser, {
       cookieNames: 'tessera',
@@ -247,7 +248,7 @@ describe('loadConfig', () => {
   });
 
   it('outside production, generates a secret once into DATA_DIR with a warning, and reuses it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const dir = tempDir('tessera-config-');
     const first = loadConfig({}, dir);
     assert.equal(first.warnings.length, 1);
     assert.match(first.warnings[0] ?? '', /SECRET_KEY is not set/);
@@ -261,7 +262,7 @@ describe('loadConfig', () => {
   });
 
   it('in production, a missing or short secret stops the start with a clear message', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const dir = tempDir('tessera-config-');
     assert.throws(() => loadConfig({ NODE_ENV: 'production' }, dir), /SECRET_KEY is required with NODE_ENV=production/);
     assert.throws(() => loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'short' }, dir), /shorter than 32 bytes/);
     assert.equal(existsSync(join(dir, 'data', 'secret_key')), false, 'nothing is generated in production');
@@ -271,7 +272,7 @@ describe('loadConfig', () => {
   });
 
   it('in production, refuses to start without SMTP_URL unless MAIL_DISABLED says mail is off on purpose', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const dir = tempDir('tessera-config-');
     const production = { NODE_ENV: 'production', SECRET_KEY: LONG_SECRET };
     assert.throws(() => loadConfig(production, dir), /SMTP_URL is required with NODE_ENV=production/);
     assert.equal(loadConfig({ ...production, MAIL_DISABLED: 'true' }, dir).config.mail.disabled, true);
@@ -283,7 +284,7 @@ describe('loadConfig', () => {
   });
 
   it('has the contract defaults for mail', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const dir = tempDir('tessera-config-');
     const { config } = loadConfig({ SECRET_KEY: LONG_SECRET, PUBLIC_URL: 'https://auth.example.com' }, dir);
     assert.deepEqual(config.mail, {
       smtpUrl: undefined,
@@ -300,7 +301,7 @@ describe('loadConfig', () => {
   });
 
   it('reads .env, with real environment variables winning', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+    const dir = tempDir('tessera-config-');
     writeFileSync(
       join(dir, '.env'),
       'PORT=6000\nHOST=0.0.0.0\n# comment\nSECRET_KEY="from-file-from-file-from-file-from-file"\n',

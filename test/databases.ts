@@ -4,8 +4,7 @@
  * (prepared statements) can be observed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Kysely } from 'kysely';
@@ -14,6 +13,7 @@ import type { Database } from '../src/store/schema.js';
 import type { SqlEngine } from '../src/store/sql-engine.js';
 import { openSqliteDb, sqliteEngine } from '../src/store/sqlite.js';
 import { createTestDatabase, POSTGRES_AVAILABLE } from './engines.js';
+import { tempDir } from './temp-dir.js';
 
 export interface EmptyDatabase {
   db: Kysely<Database>;
@@ -22,7 +22,7 @@ export interface EmptyDatabase {
 
 export async function emptyDatabase(t: TestContext, kind: 'sqlite' | 'postgres'): Promise<EmptyDatabase> {
   if (kind === 'sqlite') {
-    const db = openSqliteDb(join(mkdtempSync(join(tmpdir(), 'tessera-db-')), 'tessera.db'));
+    const db = openSqliteDb(join(tempDir('tessera-db-'), 'tessera.db'));
     t.after(() => db.destroy());
     return { db, engine: sqliteEngine };
   }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '../src/store/sql/commit-wait.js';
@@ -18,6 +17,7 @@ import {
 } from './helpers.js';
 import { post, startServer } from './server-process.js';
 import { startProxy } from './tcp-proxy.js';
+import { tempDir } from './temp-dir.js';
 
 const postgresPort = Number(new URL(POSTGRES_ADMIN_URL).port || 5432);
 
@@ -74,7 +74,7 @@ describe('PostgreSQL going away', { skip: SHARED_ENGINES.length === 0 }, () => {
 
 describe('process signals', () => {
   it('SIGTERM lets in-flight requests finish, refuses new ones, and exits 0', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-drain-'));
+    const dir = tempDir('tessera-drain-');
     // debug logs each request as routing starts, past the point where a closing server answers 503.
     const server = await startServer({ DATA_DIR: dir, SECRET_KEY: SECRET, LOG_LEVEL: 'debug' }, t);
     const users = Array.from({ length: 16 }, (_, i) => ({
@@ -106,7 +106,7 @@ describe('process signals', () => {
 for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
   describe(`kill -9 in the middle of a burst [${engine}]`, () => {
     it('keeps every acknowledged user and rotation after a restart', async (t) => {
-      const dir = mkdtempSync(join(tmpdir(), 'tessera-crash-'));
+      const dir = tempDir('tessera-crash-');
       let databaseUrl = `sqlite:${join(dir, 'tessera.sqlite3')}`;
       if (engine !== 'sqlite') {
         const db = await createTestDatabase();

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { pbkdf2Sync, scryptSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
@@ -11,6 +10,7 @@ import { werkzeugVerifier } from '../src/core/werkzeug-hashes.js';
 import { readFlaskUsers } from '../src/store/flask-source.js';
 import { ENGINES } from './engines.js';
 import { json, startApp } from './helpers.js';
+import { tempDir } from './temp-dir.js';
 
 const FLASK_PASSWORD = 'flask-era password 1';
 
@@ -37,7 +37,7 @@ function scryptHash(password: string, salt: string, n: number, r: number, p: num
 
 /** A database in the Flask app's schema (Flask-SQLAlchemy's users and token_block_list). */
 function flaskDatabase(rows: { id: string; username: string; email: string; password: string }[]): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'flask-')), 'app.db');
+  const file = join(tempDir('flask-'), 'app.db');
   const db = new SqliteDatabase(file);
   db.exec(`
     CREATE TABLE users (id VARCHAR NOT NULL PRIMARY KEY, username VARCHAR(80) NOT NULL UNIQUE,
@@ -222,7 +222,7 @@ describe('tessera import flask (command)', () => {
     );
 
   it('reports counts and refusals, and changes nothing for a file that is not a Flask database', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-import-'));
+    const dir = tempDir('tessera-import-');
     const file = flaskDatabase(ROWS.slice(0, 2));
     const first = run(['import', 'flask', file], dir);
     assert.equal(first.status, 0, first.stderr);

@@ -3,10 +3,9 @@
  * file, or a throwaway PostgreSQL database) and talks to it through `inject`, with a clock it
  * controls so that expiry is tested without sleeping.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import SqliteDatabase from 'better-sqlite3';
@@ -22,6 +21,7 @@ import type { RedisMirror } from '../src/store/redis.js';
 import type { Stores } from '../src/store/types.js';
 import { checkAnswersAgainstDocument } from './documented-answers.js';
 import { createRedisPrefix, createTestDatabase, type Engine, REDIS_TEST_URL } from './engines.js';
+import { tempDir } from './temp-dir.js';
 
 export const SECRET = 'test-secret-that-is-long-enough-for-production-use-0123456789';
 export const PASSWORD = 'correct horse battery staple';
@@ -76,7 +76,7 @@ export type Teardown = { after(fn: () => unknown): void };
 
 /** Builds an app for one test and tears it, its store and its files down afterwards. */
 export async function startApp(t: Teardown, engine: Engine, options: TestAppOptions = {}): Promise<TestApp> {
-  const dir = options.sameStoreAs?.dir ?? mkdtempSync(join(tmpdir(), 'tessera-test-'));
+  const dir = options.sameStoreAs?.dir ?? tempDir('tessera-test-');
   let databaseUrl = options.sameStoreAs?.databaseUrl;
   if (databaseUrl === undefined) {
     if (engine === 'sqlite') {

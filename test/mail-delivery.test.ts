@@ -5,8 +5,7 @@
  * sealed. Also: MAIL_DISABLED answers 503, and without SMTP_URL mail lands in DATA_DIR/mail.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createSealer } from '../src/crypto/sealer.js';
@@ -27,6 +26,7 @@ import {
 } from './helpers.js';
 import { linkToken, startMailServer } from './mail-server.js';
 import { post, startServer } from './server-process.js';
+import { tempDir } from './temp-dir.js';
 
 for (const engine of ENGINES) {
   describe(`mail delivery [${engine}]`, () => {
@@ -153,7 +153,7 @@ describe('mail without a mail server (development)', () => {
 
   it("uses an operator's template where MAIL_TEMPLATES_DIR has one, escaping values in HTML", async (t) => {
     const mail = await startMailServer(t);
-    const templates = mkdtempSync(join(tmpdir(), 'tessera-templates-'));
+    const templates = tempDir('tessera-templates-');
     mkdirSync(templates, { recursive: true });
     writeFileSync(join(templates, 'verify-email.subject.txt'), 'Welcome to Acme, {{username}}');
     writeFileSync(join(templates, 'verify-email.html'), '<p>{{email}} &mdash; <a href="{{link}}">go</a></p>');
@@ -171,7 +171,7 @@ describe('a kill -9 right after the answer', () => {
   it('loses no queued mail: the restarted server delivers it', async (t) => {
     const mail = await startMailServer(t);
     await mail.stop();
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-kill-'));
+    const dir = tempDir('tessera-kill-');
     const env = { DATA_DIR: dir, SECRET_KEY: SECRET, SMTP_URL: mail.url };
     const first = await startServer(env, t);
     const credentials = newCredentials('killed');

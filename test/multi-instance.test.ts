@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import { describe, it } from 'node:test';
 import { createRedisPrefix, createTestDatabase, REDIS_TEST_URL, SHARED_ENGINES } from './engines.js';
 import { PASSWORD, SECRET } from './helpers.js';
 import { get, post, startServer } from './server-process.js';
+import { tempDir } from './temp-dir.js';
 
 describe('several instances behind one PostgreSQL and one Redis', {
   skip: !SHARED_ENGINES.includes('postgres+redis'),
@@ -16,7 +15,7 @@ describe('several instances behind one PostgreSQL and one Redis', {
     const redis = createRedisPrefix();
     t.after(() => redis.drop());
     const env = (reuse: string) => ({
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-multi-')),
+      DATA_DIR: tempDir('tessera-multi-'),
       SECRET_KEY: SECRET,
       DATABASE_URL: db.url,
       REDIS_URL: REDIS_TEST_URL,

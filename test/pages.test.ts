@@ -7,8 +7,7 @@
  * the stylesheet and the language are the operator's.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
@@ -16,6 +15,7 @@ import { CookieJar } from './cookie-jar.js';
 import { ENGINES } from './engines.js';
 import { FORM_HEADERS, json, newCredentials, register, snapshot, startApp, type TestApp, whoami } from './helpers.js';
 import { SoftAuthenticator } from './soft-authenticator.js';
+import { tempDir } from './temp-dir.js';
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
@@ -202,7 +202,7 @@ for (const engine of ENGINES) {
 
 describe('hosted pages: operator settings and open redirects', () => {
   it('serves the operator’s stylesheet and falls back to English for a language without a table', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-css-'));
+    const dir = tempDir('tessera-css-');
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'theme.css');
     writeFileSync(file, 'body{background:#fefae0}');

@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { get, MAIN, post, TSX } from './server-process.js';
+import { tempDir } from './temp-dir.js';
 
 const V8_FLAGS = ['--allow-natives-syntax', '--expose-gc'];
 const PIN = join(import.meta.dirname, '..', 'src', 'pin-tick-shape.ts');
@@ -35,12 +35,6 @@ export async function probe() {
   debugPrint(process.nextTick);
 }
 `;
-
-function scratch(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-tick-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** The states of nextTick's DefineKeyedOwnPropertyInLiteral sites, as printed after the marker. */
 function literalSites(output: string): string[] {
@@ -70,10 +64,10 @@ function run(args: string[], dir: string): Promise<string> {
   });
 }
 
-test('without a pinned entry, a full collection on an empty tick queue makes nextTick megamorphic', async (t) => {
+test('without a pinned entry, a full collection on an empty tick queue makes nextTick megamorphic', async () => {
   // The behaviour the pin works around. If this fails, this Node keeps the maps by itself and
   // src/pin-tick-shape.ts can go.
-  const dir = scratch(t);
+  const dir = tempDir('tessera-tick-');
   writeFileSync(join(dir, 'probe.mjs'), PROBE);
   writeFileSync(join(dir, 'main.mjs'), `import { probe } from './probe.mjs';\nawait probe();\n`);
   const output = await run([...V8_FLAGS, 'main.mjs'], dir);
@@ -82,8 +76,8 @@ test('without a pinned entry, a full collection on an empty tick queue makes nex
   assert.ok(sites.includes('MEGAMORPHIC'), `expected a megamorphic site, got ${sites.join(', ')}`);
 });
 
-test('with the pin, the same collection leaves every nextTick site monomorphic', async (t) => {
-  const dir = scratch(t);
+test('with the pin, the same collection leaves every nextTick site monomorphic', async () => {
+  const dir = tempDir('tessera-tick-');
   writeFileSync(join(dir, 'probe.mjs'), PROBE);
   writeFileSync(
     join(dir, 'main.mjs'),
@@ -105,7 +99,7 @@ test('the pin holds a real queue entry: two symbol keys, then callback and args'
 });
 
 test('tessera serve: after requests and a full collection, nextTick stays monomorphic', async (t) => {
-  const dir = scratch(t);
+  const dir = tempDir('tessera-tick-');
   // Loaded before tsx. A line on the server's stdin runs the probe there (signals are the
   // server's own: they drain it); the server's stdout goes to a file, as in run().
   writeFileSync(join(dir, 'probe.mjs'), PROBE);
