@@ -101,8 +101,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<Services> = async (app, servi
   );
 
   // A principal from the access cache is the same object on every request with that token:
-  // its answer is built and serialized once, by the route's own serializer (the date formatting
-  // was a twentieth of a request, serializing the answer a twenty-fifth), and sent as JSON text.
+  // its answer is built and serialized once, by the route's own serializer, and sent as JSON
+  // text (the date formatting was a twentieth of a request; serializing, 8% of its instructions).
   const whoamiBodies = new WeakMap<Principal, string>();
   app.get(
     '/auth/whoami',
