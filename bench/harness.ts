@@ -5,11 +5,14 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { tempDir } from '../test/temp-dir.js';
 import type { LoadOptions, LoadResult } from './load.js';
+
+/** Every file a bench run writes (servers' data, load options): removed when the run exits. */
+export { tempDir };
 
 export const ROOT = join(import.meta.dirname, '..');
 export const TSX = import.meta.resolve('tsx');
@@ -20,15 +23,9 @@ export interface Server {
   child: ChildProcess;
 }
 const children: ChildProcess[] = [];
-/** Every file a bench run writes (servers' data, load options) goes under this, removed at exit. */
-const scratch = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
-  rmSync(scratch, { recursive: true, force: true });
 });
-
-/** A new directory for this run's files, removed with the rest when the run exits. */
-export const tempDir = (prefix: string): string => mkdtempSync(join(scratch, prefix));
 
 export function start(args: string[], env: Record<string, string>): Promise<Server> {
   const child = spawn(process.execPath, args, {
