@@ -61,9 +61,9 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
     if (raised) await wait();
     return result;
   };
-  // The two writes nearly every refresh makes (its rate-limit count, its rotation) are made with
-  // those of the requests that arrived together: one statement each, so one round trip and one
-  // commit (on SQLite one fsync) for all. Rows go in key order, so two instances' statements lock
+  // Rotations (one a refresh) and rate-limit counts (one a login or registration) are made with
+  // those of the requests that arrived together: one statement for each kind, so one round trip
+  // and one commit (on SQLite one fsync) for all. Rows go in key order, so two instances' statements lock
   // them in the same order and cannot deadlock on each other.
   const together = <T, R>(key: (item: T) => string, write: (items: readonly T[]) => Promise<R[]>) =>
     groupCommit(async (batch: readonly T[]) => {
@@ -77,7 +77,8 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
     });
   const rotate = together((r: SessionRotation) => r.rotation.sessionId, batchedRotation(db, engine));
   // The lookup every authenticated request makes that the access cache does not answer (every
-  // refresh, every first use of an access token): those that arrive together share a statement.
+  // first use of an access token; a refresh token checked outside the rotation's one statement):
+  // those that arrive together share a statement.
   // A lookup that arrives while one is out waits for the next, so it sees every write committed
   // before it arrived.
   const findWithUser = groupCommit(batchedSessionLookup(db, engine));
