@@ -63,8 +63,8 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
   };
   // Rotations (one a refresh) and rate-limit counts (one a login or registration) are made with
   // those of the requests that arrived together: one statement for each kind, so one round trip
-  // and one commit (on SQLite one fsync) for all. Rows go in key order, so two instances' statements lock
-  // them in the same order and cannot deadlock on each other.
+  // and one commit (on SQLite one fsync) for all. Rows go in key order, so two instances'
+  // statements lock them in the same order and cannot deadlock on each other.
   const together = <T, R>(key: (item: T) => string, write: (items: readonly T[]) => Promise<R[]>) =>
     groupCommit(async (batch: readonly T[]) => {
       const order = keyOrder(batch, key);
