@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-
 import { describe, it } from 'node:test';
 import { PASSWORD, SECRET } from './helpers.js';
 import { startMailServer } from './mail-server.js';

@@ -4,7 +4,6 @@
  * (prepared statements) can be observed.
  */
 import assert from 'node:assert/strict';
-
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Kysely } from 'kysely';

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '../src/store/sql/commit-wait.js';

@@ -5,7 +5,7 @@
  * sealed. Also: MAIL_DISABLED answers 503, and without SMTP_URL mail lands in DATA_DIR/mail.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createSealer } from '../src/crypto/sealer.js';
@@ -154,7 +154,6 @@ describe('mail without a mail server (development)', () => {
   it("uses an operator's template where MAIL_TEMPLATES_DIR has one, escaping values in HTML", async (t) => {
     const mail = await startMailServer(t);
     const templates = tempDir('tessera-templates-');
-    mkdirSync(templates, { recursive: true });
     writeFileSync(join(templates, 'verify-email.subject.txt'), 'Welcome to Acme, {{username}}');
     writeFileSync(join(templates, 'verify-email.html'), '<p>{{email}} &mdash; <a href="{{link}}">go</a></p>');
     const test = await startApp(t, 'sqlite', { env: { SMTP_URL: mail.url, MAIL_TEMPLATES_DIR: templates } });

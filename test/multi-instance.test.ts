@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-
 import { describe, it } from 'node:test';
 import { createRedisPrefix, createTestDatabase, REDIS_TEST_URL, SHARED_ENGINES } from './engines.js';
 import { PASSWORD, SECRET } from './helpers.js';
