@@ -162,8 +162,8 @@ for (const [name, engine, open] of engines) {
         rotation('s-ended', 's-ended-jti'),
       ]);
       assert.deepEqual(
-        rotated.map((r) => r && [r.session.id, r.session.refreshJti, r.session.previousJti, r.roles]),
-        [['s-1', 's-1-next', 's-1-jti', ['user']], undefined, undefined, undefined, undefined],
+        rotated.map((r) => r && [r.session.id, r.session.userId, r.session.refreshJti, r.session.expiresAt, r.roles]),
+        [['s-1', 'u-1', 's-1-next', NOW + 2 * WINDOW_MS, ['user']], undefined, undefined, undefined, undefined],
       );
       // The token's user must own the session.
       assert.equal((await batchedRotation(db, engine)([rotation('s{"2"},\\', 's{"2"},\\-jti', 'u-1')]))[0], undefined);
@@ -175,7 +175,8 @@ for (const [name, engine, open] of engines) {
       const again = { ...rotation('s-1', 's-1-next', 'u-1', NOW - 1), now: NOW + 1 };
       assert.equal((await batchedRotation(db, engine)([again]))[0], undefined);
       again.rotation.lastRotationBy = NOW;
-      assert.equal((await batchedRotation(db, engine)([again]))[0]?.session.previousJti, 's-1-next');
+      assert.equal((await batchedRotation(db, engine)([again]))[0]?.session.refreshJti, 's-1-next');
+      assert.equal((await batchedSessionLookup(db, engine)(['s-1']))[0]?.session.previousJti, 's-1-next');
     });
   });
 }

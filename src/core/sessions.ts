@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type {
   GenerationSource,
+  MintingSession,
   RevocationStore,
   SessionRecord,
   SessionStore,
@@ -296,7 +297,7 @@ export class SessionService {
     throw revoked('This refresh token was already used; the session has been ended.');
   }
 
-  private pair(session: SessionRecord, roles: string[], fresh: boolean): TokenPair {
+  private pair(session: MintingSession, roles: string[], fresh: boolean): TokenPair {
     const now = this.o.clock.now();
     const iat = Math.floor(now / 1000);
     const accessToken = this.o.tokens.sign({

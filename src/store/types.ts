@@ -163,9 +163,15 @@ export interface Rotation {
   lastRotationBy: number;
 }
 
+/** What a session's tokens are minted from: the fields a token pair carries. */
+export type MintingSession = Pick<
+  SessionRecord,
+  'id' | 'userId' | 'refreshJti' | 'refreshIssuedAt' | 'expiresAt' | 'aal' | 'amr'
+>;
+
 /** A session as its rotation left it, and its user's roles: what the new tokens are minted from. */
 export interface RotatedSession {
-  session: SessionRecord;
+  session: MintingSession;
   roles: string[];
 }
 

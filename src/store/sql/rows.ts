@@ -1,7 +1,7 @@
 /** Rows as the engines return them, turned into the records of the storage seam. */
 import type { Selectable } from 'kysely';
 import type { SessionsTable, UsersTable } from '../schema.js';
-import type { SessionRecord, UserRecord } from '../types.js';
+import type { MintingSession, SessionRecord, UserRecord } from '../types.js';
 
 export function toUser(row: Selectable<UsersTable>): UserRecord {
   return {
@@ -42,6 +42,31 @@ export function toSession(row: SessionRow): SessionRecord {
     endReason: row.end_reason,
     userAgent: row.user_agent,
     ip: row.ip,
+    aal: Number(row.aal),
+    amr: parseStrings(row.amr),
+  };
+}
+
+/** The columns a rotation returns: what the new token pair is minted from, and no more. */
+export const MINTING_COLUMNS = [
+  'id',
+  'user_id',
+  'refresh_jti',
+  'refresh_issued_at',
+  'expires_at',
+  'aal',
+  'amr',
+] as const;
+
+export type MintingRow = Pick<SessionRow, (typeof MINTING_COLUMNS)[number]>;
+
+export function toMintingSession(row: MintingRow): MintingSession {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    refreshJti: row.refresh_jti,
+    refreshIssuedAt: Number(row.refresh_issued_at),
+    expiresAt: Number(row.expires_at),
     aal: Number(row.aal),
     amr: parseStrings(row.amr),
   };
