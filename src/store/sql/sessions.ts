@@ -224,15 +224,15 @@ export interface SessionRotation {
 /**
  * Rotations as compare-and-sets, many in one statement: one round trip (and, outside a
  * transaction, one commit) for all. Each moves its session to `toJti` only if `fromJti` is still
- * current, the session has not ended nor rotated too recently, and it belongs to the token's user,
- * who exists and is not disabled: every check a refresh with the current token needs, so that refresh is one
- * statement. It answers with the rotated session's token fields and its user's roles, no more:
- * returning every session column cost 6% more CPU a refresh on PostgreSQL (measured side by
- * side, 6 rounds). On PostgreSQL the user is
- * joined: two subqueries a row cost it a third more CPU on the statement (measured, batches of
- * 15). Rows are locked in the order given, so callers pass them
- * in key order. Two rotations of one session go in successive statements, so they apply one after
- * the other and at most one of them succeeds, as if made one by one.
+ * current, the session has not ended nor rotated too recently, and it belongs to the token's
+ * user, who exists and is not disabled: every check a refresh with the current token needs, so
+ * that refresh is one statement. It answers with the rotated session's token fields and its
+ * user's roles, no more: returning every session column cost 2-6% more CPU a refresh on
+ * PostgreSQL (two side-by-side runs of 6 rounds). On PostgreSQL the user is joined: two
+ * subqueries a row cost it a third more CPU on the statement (measured, batches of 15). Rows are
+ * locked in the order given, so callers pass them in key order. Two rotations of one session go
+ * in successive statements, so they apply one after the other and at most one of them succeeds,
+ * as if made one by one.
  */
 export function batchedRotation(
   db: Kysely<Database>,
