@@ -26,27 +26,6 @@ export function parseStrings(raw: string): string[] {
 /** The columns a session record is read from (purging's `purge_after` is not one of them). */
 export type SessionRow = Omit<Selectable<SessionsTable>, 'purge_after'>;
 
-export function toSession(row: SessionRow): SessionRecord {
-  const optionalNumber = (value: number | null) => (value === null ? null : Number(value));
-  return {
-    id: row.id,
-    userId: row.user_id,
-    refreshJti: row.refresh_jti,
-    refreshIssuedAt: Number(row.refresh_issued_at),
-    previousJti: row.previous_jti,
-    rotatedAt: optionalNumber(row.rotated_at),
-    createdAt: Number(row.created_at),
-    lastUsedAt: Number(row.last_used_at),
-    expiresAt: Number(row.expires_at),
-    endedAt: optionalNumber(row.ended_at),
-    endReason: row.end_reason,
-    userAgent: row.user_agent,
-    ip: row.ip,
-    aal: Number(row.aal),
-    amr: parseStrings(row.amr),
-  };
-}
-
 /** The columns a rotation returns: what the new token pair is minted from, and no more. */
 export const MINTING_COLUMNS = [
   'id',
@@ -69,5 +48,21 @@ export function toMintingSession(row: MintingRow): MintingSession {
     expiresAt: Number(row.expires_at),
     aal: Number(row.aal),
     amr: parseStrings(row.amr),
+  };
+}
+
+/** A whole session: its minting fields read the one way `toMintingSession` reads them, and the rest. */
+export function toSession(row: SessionRow): SessionRecord {
+  const optionalNumber = (value: number | null) => (value === null ? null : Number(value));
+  return {
+    ...toMintingSession(row),
+    previousJti: row.previous_jti,
+    rotatedAt: optionalNumber(row.rotated_at),
+    createdAt: Number(row.created_at),
+    lastUsedAt: Number(row.last_used_at),
+    endedAt: optionalNumber(row.ended_at),
+    endReason: row.end_reason,
+    userAgent: row.user_agent,
+    ip: row.ip,
   };
 }
