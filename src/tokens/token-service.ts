@@ -6,6 +6,7 @@
  */
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
 import { AppError } from '../errors.js';
+import { onlyStrings } from '../only-strings.js';
 import type { TokenClaims, TokenType, UnsignedClaims } from './claims.js';
 import type { KeyRing } from './keys.js';
 
@@ -162,8 +163,8 @@ function asClaims(payload: unknown): TokenClaims {
   if (!isTime(p.iat) || !isTime(p.exp) || !isTime(nbf)) throw invalid('The token has an invalid claim.');
   const claims: TokenClaims = { sub: p.sub, jti: p.jti, sid: p.sid, type, iat: p.iat, nbf, exp: p.exp, iss: p.iss };
   if (typeof p.fresh === 'boolean') claims.fresh = p.fresh;
-  if (Array.isArray(p.roles)) claims.roles = p.roles.filter((r): r is string => typeof r === 'string');
+  if (Array.isArray(p.roles)) claims.roles = onlyStrings(p.roles);
   if (p.aal === 1 || p.aal === 2) claims.aal = p.aal;
-  if (Array.isArray(p.amr)) claims.amr = p.amr.filter((m): m is string => typeof m === 'string');
+  if (Array.isArray(p.amr)) claims.amr = onlyStrings(p.amr);
   return claims;
 }
