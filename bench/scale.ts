@@ -3,8 +3,9 @@
  * databases, one with 10,000 sessions (1,000 users) and one with BENCH_SCALE sessions (a tenth
  * as many users), loaded by COPY; a Tessera on each, measured side by side, rounds alternating:
  * whoami on a cache miss (ACCESS_CACHE_SIZE=0, a different session's token every request),
- * login (a different user every request) and refresh (chains from different sessions). Also the
- * bytes per user and per session on disk on both engines, and the resident memory of an
+ * login (a different user every request) and refresh (chains from different sessions). Also
+ * the pages PostgreSQL visits for a miss and how many it fetched from outside its shared buffers,
+ * the bytes per user and per session on disk on both engines, and the resident memory of an
  * instance over the large database with its access cache full.
  *   BENCH_SCALE=10m npm run bench:scale      (10k, 100k, 1m or 10m; 1m by default)
  */
@@ -12,6 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import argon2 from 'argon2';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
@@ -339,6 +341,62 @@ async function side(
   return row;
 }
 
+/**
+ * PostgreSQL's backends publish their block counters at most once a second, and an idle one
+ * within ten: wait this long on either side of a measured load for its counts to be complete.
+ */
+const STATS_SETTLE_MS = 11_000;
+
+interface BufferTraffic {
+  /** Pages a request read from outside PostgreSQL's shared buffers (the OS's cache or the disk). */
+  reads: number;
+  /** Pages a request found in the shared buffers. */
+  hits: number;
+  /** The shared buffers, in MB. */
+  sharedBuffersMb: number;
+  /**
+   * PostgreSQL's `huge_pages` setting. On this project's virtual machine, lookups over a large
+   * database cost PostgreSQL twice as much on 4 kB pages as on 2 MB ones (docs/BENCHMARKS.md).
+   */
+  hugePages: string;
+}
+
+/** PostgreSQL's page reads and buffer hits a request in `url`'s database over one `run`. */
+async function bufferTraffic(url: string, run: () => Promise<Measured>): Promise<BufferTraffic> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const counters = async () => {
+    const { rows } = await client.query<{ reads: string; hits: string; buffers: string; huge: string }>(
+      `select blks_read as reads, blks_hit as hits,
+              (select setting::bigint * 8 / 1024 from pg_settings where name = 'shared_buffers') as buffers,
+              (select setting from pg_settings where name = 'huge_pages') as huge
+       from pg_stat_database where datname = current_database()`,
+    );
+    return {
+      reads: Number(rows[0]?.reads),
+      hits: Number(rows[0]?.hits),
+      buffers: Number(rows[0]?.buffers),
+      huge: rows[0]?.huge ?? 'unknown',
+    };
+  };
+  try {
+    await sleep(STATS_SETTLE_MS);
+    const before = await counters();
+    const measured = await run();
+    await sleep(STATS_SETTLE_MS);
+    const after = await counters();
+    const requests = measured.rps * SECONDS;
+    return {
+      reads: (after.reads - before.reads) / requests,
+      hits: (after.hits - before.hits) / requests,
+      sharedBuffersMb: after.buffers,
+      hugePages: after.huge,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
 async function main() {
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   const passwordHash = await argon2.hash(PASSWORD, {
@@ -363,22 +421,26 @@ async function main() {
   ];
   const options = { seconds: SECONDS, connections: CONNECTIONS };
   const rows: Row[] = [];
-  rows.push(
-    await side(
-      'whoami, cache miss',
-      (server, db) =>
-        load(
-          {
-            ...options,
-            url: `${server.url}/auth/whoami`,
-            mode: 'get',
-            tokens: db.sessions.slice(0, 5000).map(accessToken),
-          },
-          server,
-          true,
-        ),
-      ...servers,
-    ),
+  const missEveryTime = (server: Server, db: Loaded) =>
+    load(
+      {
+        ...options,
+        url: `${server.url}/auth/whoami`,
+        mode: 'get',
+        tokens: db.sessions.slice(0, 5000).map(accessToken),
+      },
+      server,
+      true,
+    );
+  rows.push(await side('whoami, cache miss', missEveryTime, ...servers));
+  // Why a miss may cost more on the large database: how many of its pages PostgreSQL had to
+  // fetch from outside its shared buffers, one more round on each.
+  const [largeBuffers, smallBuffers] = [
+    await bufferTraffic(large.url, () => missEveryTime(...servers[0])),
+    await bufferTraffic(small.url, () => missEveryTime(...servers[1])),
+  ];
+  console.error(
+    `  whoami, cache miss: PostgreSQL read ${largeBuffers.reads.toFixed(2)} pages a request from outside its ${largeBuffers.sharedBuffersMb} MB of shared buffers (huge_pages ${largeBuffers.hugePages}) at ${SCALE_NAME} (found ${largeBuffers.hits.toFixed(1)} in them), ${smallBuffers.reads.toFixed(2)} at 10k (found ${smallBuffers.hits.toFixed(1)})`,
   );
   rows.push(
     await side(
@@ -496,13 +558,15 @@ async function main() {
     '',
     `Purge: ${expired.toLocaleString('en')} expired sessions in ${purgeOutput.seconds.toFixed(1)} s (batches of 1,000), whoami p99 ${during.p99} ms during it (target ≤ 10 ms; ${quiet.p99} ms before), ${during.rps.toFixed(0)} req/s (${quiet.rps.toFixed(0)} before).`,
     '',
+    `PostgreSQL's pages a whoami on a cache miss read from outside its ${largeBuffers.sharedBuffersMb} MB of shared buffers (huge_pages ${largeBuffers.hugePages}): ${largeBuffers.reads.toFixed(2)} at ${SCALE_NAME} (${largeBuffers.hits.toFixed(1)} found in them), ${smallBuffers.reads.toFixed(2)} at 10k (${smallBuffers.hits.toFixed(1)}).`,
+    '',
     `Load: ${SCALE.toLocaleString('en')} sessions and ${(SCALE / 10).toLocaleString('en')} users by COPY in ${large.seconds.toFixed(1)} s (with vacuum analyze). SQLite sizes from ${sqliteSessions.toLocaleString('en')} sessions. Resident memory with the access cache full: ${rss.toFixed(0)} MB (target ≤ 150 MB).`,
   ].join('\n');
   console.log(table);
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench', 'results', `scale-${SCALE_NAME}.json`),
-    `${JSON.stringify({ date: new Date().toISOString(), scale: SCALE, rounds: ROUNDS, seconds: SECONDS, loadSeconds: large.seconds, bytes: { postgres: large.bytes, sqlite }, rssMb: rss, purge: { sessions: expired, seconds: purgeOutput.seconds, whoamiP99: during.p99, whoamiP99Before: quiet.p99 }, rows }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), scale: SCALE, rounds: ROUNDS, seconds: SECONDS, loadSeconds: large.seconds, bytes: { postgres: large.bytes, sqlite }, rssMb: rss, buffers: { large: largeBuffers, small: smallBuffers }, purge: { sessions: expired, seconds: purgeOutput.seconds, whoamiP99: during.p99, whoamiP99Before: quiet.p99 }, rows }, null, 2)}\n`,
   );
   process.exit(0);
 }
