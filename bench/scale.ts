@@ -441,9 +441,8 @@ async function main() {
     await bufferTraffic(large.url, () => missEveryTime(...servers[0])),
     await bufferTraffic(small.url, () => missEveryTime(...servers[1])),
   ];
-  console.error(
-    `  whoami, cache miss: PostgreSQL read ${largeBuffers.reads.toFixed(2)} pages a request from outside its ${largeBuffers.sharedBuffersMb} MB of shared buffers (huge_pages ${largeBuffers.hugePages}) at ${SCALE_NAME} (found ${largeBuffers.hits.toFixed(1)} in them), ${smallBuffers.reads.toFixed(2)} at 10k (found ${smallBuffers.hits.toFixed(1)})`,
-  );
+  const pagesOfAMiss = `PostgreSQL's pages a whoami on a cache miss read from outside its ${largeBuffers.sharedBuffersMb} MB of shared buffers (huge_pages ${largeBuffers.hugePages}): ${largeBuffers.reads.toFixed(2)} at ${SCALE_NAME} (${largeBuffers.hits.toFixed(1)} found in them), ${smallBuffers.reads.toFixed(2)} at 10k (${smallBuffers.hits.toFixed(1)}).`;
+  console.error(`  ${pagesOfAMiss}`);
   rows.push(
     await side(
       'login',
@@ -560,7 +559,7 @@ async function main() {
     '',
     `Purge: ${expired.toLocaleString('en')} expired sessions in ${purgeOutput.seconds.toFixed(1)} s (batches of 1,000), whoami p99 ${during.p99} ms during it (target ≤ 10 ms; ${quiet.p99} ms before), ${during.rps.toFixed(0)} req/s (${quiet.rps.toFixed(0)} before).`,
     '',
-    `PostgreSQL's pages a whoami on a cache miss read from outside its ${largeBuffers.sharedBuffersMb} MB of shared buffers (huge_pages ${largeBuffers.hugePages}): ${largeBuffers.reads.toFixed(2)} at ${SCALE_NAME} (${largeBuffers.hits.toFixed(1)} found in them), ${smallBuffers.reads.toFixed(2)} at 10k (${smallBuffers.hits.toFixed(1)}).`,
+    pagesOfAMiss,
     '',
     `Load: ${SCALE.toLocaleString('en')} sessions and ${(SCALE / 10).toLocaleString('en')} users by COPY in ${large.seconds.toFixed(1)} s (with vacuum analyze). SQLite sizes from ${sqliteSessions.toLocaleString('en')} sessions. Resident memory with the access cache full: ${rss.toFixed(0)} MB (target ≤ 150 MB).`,
   ].join('\n');
