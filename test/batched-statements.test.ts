@@ -1,6 +1,6 @@
 /**
  * The batched statements every refresh and access-cache miss runs (session lookup, rotation,
- * rate counts), at the SQL level on both engines: rows carried as arrays (PostgreSQL) or JSON
+ * rate counts, revocation checks without Redis), at the SQL level on both engines: rows carried as arrays (PostgreSQL) or JSON
  * (SQLite) arrive intact whatever their text, and on PostgreSQL the hot statements run prepared
  * under their names, and keep running when a later migration adds a column.
  */
@@ -12,6 +12,7 @@ import { migrateToLatest } from '../src/store/migrations/index.js';
 import { postgresEngine } from '../src/store/postgres.js';
 import type { Database } from '../src/store/schema.js';
 import { batchedCounterHits, createCounterStore } from '../src/store/sql/counters.js';
+import { createRevocationStore } from '../src/store/sql/revocations.js';
 import { batchedRotation, batchedSessionLookup } from '../src/store/sql/sessions.js';
 import type { SqlEngine } from '../src/store/sql-engine.js';
 import { sqliteEngine } from '../src/store/sqlite.js';
@@ -178,6 +179,28 @@ for (const [name, engine, open] of engines) {
       assert.equal((await batchedRotation(db, engine)([again]))[0]?.session.refreshJti, 's-1-next');
       assert.equal((await batchedSessionLookup(db, engine)(['s-1']))[0]?.session.previousJti, 's-1-next');
     });
+
+    it('tells revoked token ids of any text apart, checks made together each answered in its place', async (t) => {
+      const db = await open(t);
+      const revocations = createRevocationStore(db, engine);
+      const revoked = ['j-1', 'j{"2"},\\'];
+      for (const jti of revoked) await revocations.revoke(jti, NOW + WINDOW_MS);
+      await fc.assert(
+        fc.asyncProperty(fc.array(hostileKey, { maxLength: 8 }), async (noise) => {
+          const jtis = [...noise.filter((jti) => !jti.includes('\u0000')), ...revoked, 'j-1'];
+          // Made in one turn, so they share a statement.
+          const answers = await Promise.all(jtis.map((jti) => revocations.isRevoked(jti)));
+          jtis.forEach((jti, i) => {
+            assert.equal(answers[i], revoked.includes(jti), JSON.stringify(jti));
+          });
+        }),
+        { numRuns: 30 },
+      );
+      // A check made after a revocation committed sees it.
+      assert.equal(await revocations.isRevoked('j-3'), false);
+      await revocations.revoke('j-3', NOW + WINDOW_MS);
+      assert.equal(await revocations.isRevoked('j-3'), true);
+    });
   });
 }
 
@@ -189,12 +212,13 @@ if (POSTGRES_AVAILABLE) {
       for (let i = 0; i < 3; i++) {
         await batchedSessionLookup(db, postgresEngine)(['s-1', `other-${i}`].slice(0, i + 1));
         await batchedCounterHits(db, postgresEngine)([{ key: `k${i}`, windowMs: WINDOW_MS, now: NOW }]);
+        await Promise.all(['j-1', `j-${i}`].map((jti) => createRevocationStore(db, postgresEngine).isRevoked(jti)));
       }
       const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements order by name`.execute(db);
       // One each, whatever the number of rows a batch carried.
       assert.deepEqual(
         rows.map((r) => r.name),
-        ['hit_counters', 'sessions_with_users'],
+        ['hit_counters', 'revoked_jtis', 'sessions_with_users'],
       );
     });
 

@@ -83,12 +83,13 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
   // before it arrived.
   const findWithUser = groupCommit(batchedSessionLookup(db, engine));
   const hit = together((h: CounterHit) => h.key, batchedCounterHits(db, engine));
+  const revocations = createRevocationStore(db, engine);
   return {
     ...root,
     sessions: { ...root.sessions, findWithUser, rotate: (rotation, now) => rotate({ rotation, now }) },
     transaction,
     generation,
-    durableRevocations: wait ? revokeThenWait(createRevocationStore(db), wait) : createRevocationStore(db),
+    durableRevocations: wait ? revokeThenWait(revocations, wait) : revocations,
     apiClients: createApiClientStore(db, engine),
     counters: { ...counters, hit: (key, windowMs, now) => hit({ key, windowMs, now }) },
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
