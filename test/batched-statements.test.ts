@@ -1,8 +1,9 @@
 /**
  * The batched statements every refresh and access-cache miss runs (session lookup, rotation,
- * rate counts, revocation checks without Redis), at the SQL level on both engines: rows carried as arrays (PostgreSQL) or JSON
- * (SQLite) arrive intact whatever their text, and on PostgreSQL the hot statements run prepared
- * under their names, and keep running when a later migration adds a column.
+ * rate counts, revocation checks without Redis), at the SQL level on both engines: rows carried
+ * as arrays (PostgreSQL) or JSON (SQLite) arrive intact whatever their text, and on PostgreSQL
+ * the hot statements run prepared under their names, and keep running when a later migration
+ * adds a column.
  */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
@@ -209,10 +210,11 @@ if (POSTGRES_AVAILABLE) {
     it('prepares the hot statements once per connection, under their names', async (t) => {
       const db = await postgresDb(t);
       await addSession(db, 's-1', 'u-1');
+      const revocations = createRevocationStore(db, postgresEngine);
       for (let i = 0; i < 3; i++) {
         await batchedSessionLookup(db, postgresEngine)(['s-1', `other-${i}`].slice(0, i + 1));
         await batchedCounterHits(db, postgresEngine)([{ key: `k${i}`, windowMs: WINDOW_MS, now: NOW }]);
-        await Promise.all(['j-1', `j-${i}`].map((jti) => createRevocationStore(db, postgresEngine).isRevoked(jti)));
+        await Promise.all(['j-1', `j-${i}`].slice(0, i + 1).map((jti) => revocations.isRevoked(jti)));
       }
       const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements order by name`.execute(db);
       // One each, whatever the number of rows a batch carried.
