@@ -16,7 +16,6 @@ import { AppError } from './errors.js';
 import { auditJson } from './http/audit-json.js';
 import { createMailRenderer } from './mail/templates.js';
 import { createMailTransport } from './outbox/mail-transport.js';
-import { serve } from './server.js';
 import { readFlaskUsers } from './store/flask-source.js';
 import { migrateToLatest } from './store/migrations/index.js';
 import { openDatabase, openStores } from './store/open.js';
@@ -49,9 +48,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const loaded = loadFromEnvironment();
   switch (command) {
-    case 'serve':
+    case 'serve': {
+      // Loaded for this command only: the server's modules cost ~1 s of CPU to load, and a
+      // `tessera purge` run beside a serving instance spent that on each start.
+      const { serve } = await import('./server.js');
       await serve(loaded.config, loaded.warnings);
       return -1;
+    }
     case 'migrate':
       return migrate(loaded);
     case 'purge':
