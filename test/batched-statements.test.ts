@@ -15,6 +15,7 @@ import type { Database } from '../src/store/schema.js';
 import { batchedCounterHits, createCounterStore } from '../src/store/sql/counters.js';
 import { createRevocationStore } from '../src/store/sql/revocations.js';
 import { batchedRotation, batchedSessionLookup } from '../src/store/sql/sessions.js';
+import { inStatements, ROWS_PER_STATEMENT } from '../src/store/sql/statement-limits.js';
 import type { SqlEngine } from '../src/store/sql-engine.js';
 import { sqliteEngine } from '../src/store/sqlite.js';
 import { emptyDatabase } from './databases.js';
@@ -89,6 +90,34 @@ const engines: (readonly [string, SqlEngine, (t: TestContext) => Promise<Kysely<
   ['sqlite', sqliteEngine, sqliteDb],
   ...(POSTGRES_AVAILABLE ? [['postgres', postgresEngine, postgresDb] as const] : []),
 ];
+
+describe('inStatements', () => {
+  it('runs ROWS_PER_STATEMENT items a statement, one after another, and gives every row in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 3 * ROWS_PER_STATEMENT + 1 }), async (count) => {
+        const items = Array.from({ length: count }, (_, i) => i);
+        const chunks: number[][] = [];
+        let running = 0;
+        const rows = await inStatements(items, async (chunk) => {
+          running += 1;
+          assert.equal(running, 1, 'one statement at a time');
+          chunks.push([...chunk]);
+          await new Promise((resolve) => setImmediate(resolve));
+          running -= 1;
+          return chunk.map((item) => `row ${item}`);
+        });
+        assert.equal(chunks.length, Math.ceil(count / ROWS_PER_STATEMENT));
+        for (const chunk of chunks) assert.ok(chunk.length > 0 && chunk.length <= ROWS_PER_STATEMENT);
+        assert.deepEqual(chunks.flat(), items);
+        assert.deepEqual(
+          rows,
+          items.map((item) => `row ${item}`),
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
 
 for (const [name, engine, open] of engines) {
   describe(`batched statements [${name}]`, () => {

@@ -4,7 +4,7 @@ import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { CounterStore, CounterWindow } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
-import { ROWS_PER_STATEMENT } from './statement-limits.js';
+import { inStatements } from './statement-limits.js';
 
 /** Counting itself (`hit`) is `batchedCounterHits`, many hits a statement: the stores batch it. */
 export function createCounterStore(db: Kysely<Database>): Omit<CounterStore, 'hit'> {
@@ -60,14 +60,10 @@ export function batchedCounterHits(
       if (group) group.callers.push(i);
       else groups.set(windowKey, { resetAt, callers: [i] });
     });
-    const counted = new Map<string, number>();
-    const entries = [...groups];
-    for (let start = 0; start < entries.length; start += ROWS_PER_STATEMENT) {
-      const rows = entries
-        .slice(start, start + ROWS_PER_STATEMENT)
-        .map(([windowKey, g]) => [windowKey, g.callers.length, g.resetAt]);
-      for (const row of await upsert(...v.parameters(rows))) counted.set(row.key, Number(row.count));
-    }
+    const upserted = await inStatements([...groups], (chunk) =>
+      upsert(...v.parameters(chunk.map(([windowKey, g]) => [windowKey, g.callers.length, g.resetAt]))),
+    );
+    const counted = new Map(upserted.map((row) => [row.key, Number(row.count)]));
     const results: CounterWindow[] = [];
     for (const [windowKey, group] of groups) {
       const total = counted.get(windowKey);

@@ -4,7 +4,7 @@ import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { DurableRevocationStore } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
-import { ROWS_PER_STATEMENT } from './statement-limits.js';
+import { inStatements } from './statement-limits.js';
 
 export function createRevocationStore(db: Kysely<Database>, engine: SqlEngine): DurableRevocationStore {
   // Without Redis every access-cache miss checks its token here, beside its session lookup: the
@@ -40,7 +40,7 @@ export function createRevocationStore(db: Kysely<Database>, engine: SqlEngine): 
   };
 }
 
-/** Which of `jtis` are revoked, in one statement per ROWS_PER_STATEMENT of them. */
+/** Which of `jtis` are revoked, in one statement per ROWS_PER_STATEMENT of them (inStatements). */
 function revokedAmong(db: Kysely<Database>, engine: SqlEngine): (jtis: readonly string[]) => Promise<boolean[]> {
   const wanted = engine.rowsTable('wanted', ['text']);
   const lookup = compiledOnce(db, 'revoked_jtis', () =>
@@ -51,12 +51,10 @@ function revokedAmong(db: Kysely<Database>, engine: SqlEngine): (jtis: readonly 
       .compile(),
   );
   return async (jtis) => {
-    const unique = [...new Set(jtis)];
-    const revoked = new Set<string>();
-    for (let start = 0; start < unique.length; start += ROWS_PER_STATEMENT) {
-      const chunk = unique.slice(start, start + ROWS_PER_STATEMENT).map((jti) => [jti]);
-      for (const row of await lookup(...wanted.parameters(chunk))) revoked.add(row.jti);
-    }
+    const rows = await inStatements([...new Set(jtis)], (chunk) =>
+      lookup(...wanted.parameters(chunk.map((jti) => [jti]))),
+    );
+    const revoked = new Set(rows.map((row) => row.jti));
     return jtis.map((jti) => revoked.has(jti));
   };
 }

@@ -6,7 +6,7 @@ import { compiledOnce } from './compiled-once.js';
 import { purgeAfter, purgeAfterOfExpiry } from './purge-after.js';
 import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
 import { MINTING_COLUMNS, type MintingRow, parseStrings, toMintingSession, toSession, toUser } from './rows.js';
-import { ROWS_PER_STATEMENT } from './statement-limits.js';
+import { inStatements, ROWS_PER_STATEMENT } from './statement-limits.js';
 
 /**
  * Selected by name, not `s.*`: PostgreSQL refuses to run a prepared statement whose result
@@ -80,12 +80,10 @@ export function batchedSessionLookup(
     withUser(db).where('s.id', 'in', sql<string>`(select column1 from ${wanted.sql})`).compile(),
   );
   return async (ids) => {
-    const unique = [...new Set(ids)];
-    const rows = new Map<string, WithUserRow>();
-    for (let start = 0; start < unique.length; start += ROWS_PER_STATEMENT) {
-      const chunk = unique.slice(start, start + ROWS_PER_STATEMENT).map((id) => [id]);
-      for (const row of await lookup(...wanted.parameters(chunk))) rows.set(row.id, row);
-    }
+    const found = await inStatements([...new Set(ids)], (chunk) =>
+      lookup(...wanted.parameters(chunk.map((id) => [id]))),
+    );
+    const rows = new Map(found.map((row) => [row.id, row]));
     return ids.map((id) => {
       const row = rows.get(id);
       return row && toSessionWithUser(row);
