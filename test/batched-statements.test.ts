@@ -123,7 +123,7 @@ for (const [name, engine, open] of engines) {
   describe(`batched statements [${name}]`, () => {
     it('counts hits on counters of any key text, each caller getting the count it would have had alone', async (t) => {
       const db = await open(t);
-      const counters = createCounterStore(db);
+      const counters = createCounterStore(db, engine);
       const model = new Map<string, number>();
       await fc.assert(
         fc.asyncProperty(

@@ -1,5 +1,5 @@
 /** PostgreSQL through a pg pool: the shared store for any number of instances. */
-import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, sql } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, type SqlBool, sql } from 'kysely';
 import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
 import { counterQuery, GenerationLog, logQuery, purgeGenerationLog } from './generation-log.js';
@@ -66,6 +66,9 @@ export const postgresEngine: SqlEngine = {
     error instanceof Error && 'code' in error && (error.code === '40P01' || error.code === '40001'),
   skipLockedRows: true,
   returningJoinedTables: true,
+  // `= any(array(…))` is what PostgreSQL turns into a TID scan; `ctid in (select …)` is planned
+  // as a join, which may read the whole table.
+  rowAddress: { column: sql`ctid`, among: (chosen) => sql<SqlBool>`ctid = any(array${chosen})` },
   rowsTable: (alias, types) => ({
     sql: sql`unnest(${sql.join(types.map((type) => sql`cast(${sql.val([])} as ${sql.raw(type)}[])`))}) as ${sql.raw(alias)}(${valuesColumns(types.length)})`,
     parameters: (rows) => types.map((_, c) => rows.map((row) => row[c])),

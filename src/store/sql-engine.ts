@@ -3,7 +3,7 @@
  * (sqlite.ts, postgres.ts) implements this and nothing outside those files knows an engine's
  * error codes or SQL dialect.
  */
-import { type RawBuilder, sql } from 'kysely';
+import { type Expression, type RawBuilder, type SqlBool, sql } from 'kysely';
 
 export type ColumnType = 'text' | 'bigint';
 
@@ -38,6 +38,17 @@ export interface SqlEngine {
    * per column; on SQLite, which has no arrays, one JSON text.
    */
   rowsTable(alias: string, types: readonly ColumnType[]): RowsTable;
+  /**
+   * Where a row lies (PostgreSQL's ctid, SQLite's rowid): a purge deletes the rows it chose by
+   * their address, not by their key. Keys here are random, so finding 1,000 rows again by key
+   * walks the primary key's index to 1,000 scattered pages; on PostgreSQL that was 94% of a
+   * purge batch's time (41.9 ms against 2.6, measured). `column` is what the choosing select
+   * selects; `among` is the delete's condition on it.
+   */
+  readonly rowAddress: {
+    readonly column: RawBuilder<unknown>;
+    among(chosen: Expression<unknown>): RawBuilder<SqlBool>;
+  };
   /** Whether `select … for update skip locked` exists, for claiming rows without queueing. */
   readonly skipLockedRows: boolean;
   /** Whether an update's RETURNING may name the tables its FROM joins (PostgreSQL), or only the updated one (SQLite). */

@@ -2,7 +2,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, type SqliteDatabase as SqliteDatabaseLike, SqliteDialect, type SqliteStatement, sql } from 'kysely';
+import {
+  Kysely,
+  type SqlBool,
+  type SqliteDatabase as SqliteDatabaseLike,
+  SqliteDialect,
+  type SqliteStatement,
+  sql,
+} from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { counterQuery, GenerationLog, type LogRow, logQuery, purgeGenerationLog } from './generation-log.js';
 import {
@@ -44,6 +51,7 @@ export const sqliteEngine: SqlEngine = {
   isConflict: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY',
   skipLockedRows: false,
   returningJoinedTables: false,
+  rowAddress: { column: sql`rowid`, among: (chosen) => sql<SqlBool>`rowid in ${chosen}` },
   rowsTable: (alias, types) => ({
     sql: sql`(select ${sql.raw(types.map((type, c) => `cast(value ->> ${c} as ${type}) as ${columnName(c)}`).join(', '))}
       from json_each(${sql.val('[]')})) as ${sql.raw(alias)}`,

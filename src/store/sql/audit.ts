@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { AuditEventsTable, Database } from '../schema.js';
+import type { SqlEngine } from '../sql-engine.js';
 import type { AuditEventRecord, AuditStore } from '../types.js';
-import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
+import { purgeDue } from './purge-in-batches.js';
 
 const fromRow = (row: AuditEventsTable): AuditEventRecord => ({
   id: row.id,
@@ -15,7 +16,7 @@ const fromRow = (row: AuditEventsTable): AuditEventRecord => ({
   data: row.data === null ? null : (JSON.parse(row.data) as AuditEventRecord['data']),
 });
 
-export function createAuditStore(db: Kysely<Database>): AuditStore {
+export function createAuditStore(db: Kysely<Database>, engine: SqlEngine): AuditStore {
   return {
     async append(event) {
       await db
@@ -54,11 +55,7 @@ export function createAuditStore(db: Kysely<Database>): AuditStore {
       return (await select.orderBy('at', 'desc').orderBy('id', 'desc').execute()).map(fromRow);
     },
     purge(before) {
-      const oldest = () =>
-        db.selectFrom('audit_events').select('id').where('at', '<', before).orderBy('at').limit(PURGE_BATCH);
-      return purgeInBatches(async () =>
-        Number((await db.deleteFrom('audit_events').where('id', 'in', oldest()).executeTakeFirst()).numDeletedRows),
-      );
+      return purgeDue(db, engine, 'audit_events', 'at', (eb) => eb('at', '<', before));
     },
   };
 }

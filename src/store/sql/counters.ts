@@ -4,10 +4,11 @@ import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { CounterStore, CounterWindow } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
+import { purgeDue } from './purge-in-batches.js';
 import { inStatements } from './statement-limits.js';
 
 /** Counting itself (`hit`) is `batchedCounterHits`, many hits a statement: the stores batch it. */
-export function createCounterStore(db: Kysely<Database>): Omit<CounterStore, 'hit'> {
+export function createCounterStore(db: Kysely<Database>, engine: SqlEngine): Omit<CounterStore, 'hit'> {
   return {
     async peek(key, windowMs, now) {
       const { windowKey, resetAt } = windowOf(key, windowMs, now);
@@ -20,9 +21,8 @@ export function createCounterStore(db: Kysely<Database>): Omit<CounterStore, 'hi
         .where('key', '=', windowOf(key, windowMs, now).windowKey)
         .execute();
     },
-    async purge(now) {
-      const result = await db.deleteFrom('rate_counters').where('reset_at', '<=', now).executeTakeFirst();
-      return Number(result.numDeletedRows);
+    purge(now) {
+      return purgeDue(db, engine, 'rate_counters', 'reset_at', (eb) => eb('reset_at', '<=', now));
     },
   };
 }

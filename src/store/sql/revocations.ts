@@ -4,6 +4,7 @@ import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { DurableRevocationStore } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
+import { purgeDue } from './purge-in-batches.js';
 import { inStatements } from './statement-limits.js';
 
 export function createRevocationStore(db: Kysely<Database>, engine: SqlEngine): DurableRevocationStore {
@@ -33,9 +34,8 @@ export function createRevocationStore(db: Kysely<Database>, engine: SqlEngine): 
       return rows.map((r) => ({ jti: r.jti, expiresAt: Number(r.expires_at) }));
     },
     isRevoked,
-    async purge(now) {
-      const result = await db.deleteFrom('revoked_tokens').where('expires_at', '<=', now).executeTakeFirst();
-      return Number(result.numDeletedRows);
+    purge(now) {
+      return purgeDue(db, engine, 'revoked_tokens', 'expires_at', (eb) => eb('expires_at', '<=', now));
     },
   };
 }

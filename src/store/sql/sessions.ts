@@ -4,7 +4,7 @@ import type { SqlEngine } from '../sql-engine.js';
 import type { RotatedSession, Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
 import { purgeAfter, purgeAfterOfExpiry } from './purge-after.js';
-import { PURGE_BATCH, purgeInBatches } from './purge-in-batches.js';
+import { PURGE_BATCH, purgeDue, purgeInBatches } from './purge-in-batches.js';
 import { MINTING_COLUMNS, type MintingRow, parseStrings, toMintingSession, toSession, toUser } from './rows.js';
 import { inStatements, ROWS_PER_STATEMENT } from './statement-limits.js';
 
@@ -184,30 +184,10 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       // their purge time. Each batch walks its index in order and stops at the batch's end:
       // left to choose, PostgreSQL with statistics from before a wave of expiries gathered every
       // due row into a bitmap for each batch (1,000,000 sessions purged in 45 s, measured).
-      const due = [
-        () =>
-          db
-            .selectFrom('sessions')
-            .select('id')
-            .where('purge_after', '<=', now)
-            .where('expires_at', '<=', now)
-            .orderBy('purge_after')
-            .limit(PURGE_BATCH),
-        () =>
-          db
-            .selectFrom('sessions')
-            .select('id')
-            .where('ended_at', 'is not', null)
-            .orderBy('ended_at')
-            .limit(PURGE_BATCH),
-      ];
-      let purged = 0;
-      for (const batch of due) {
-        purged += await purgeInBatches(async () =>
-          Number((await db.deleteFrom('sessions').where('id', 'in', batch()).executeTakeFirst()).numDeletedRows),
-        );
-      }
-      return purged;
+      const expired = await purgeDue(db, engine, 'sessions', 'purge_after', (eb) =>
+        eb.and([eb('purge_after', '<=', now), eb('expires_at', '<=', now)]),
+      );
+      return expired + (await purgeDue(db, engine, 'sessions', 'ended_at', (eb) => eb('ended_at', 'is not', null)));
     },
   };
 }

@@ -31,14 +31,14 @@ function transactionStores(db: Kysely<Database>, engine: SqlEngine): Transaction
     outbox: createOutboxStore(db, engine),
     mfa: createMfaStore(db),
     passkeys: createPasskeyStore(db),
-    audit: createAuditStore(db),
+    audit: createAuditStore(db, engine),
   };
 }
 
 export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generation: GenerationSource): EngineStores {
   const wait = generation.commitWaitMs > 0 ? () => waitFor(generation.commitWaitMs) : undefined;
   const root = wait ? afterRaisingWrites(transactionStores(db, engine), wait) : transactionStores(db, engine);
-  const counters = createCounterStore(db);
+  const counters = createCounterStore(db, engine);
   /** Runs `work` again when the engine aborted it for a conflict (a deadlock); the other side committed. */
   const retryingConflicts = async <T>(work: () => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
