@@ -137,27 +137,62 @@ export interface Measured extends LoadResult {
 export function load(options: LoadOptions, server?: Server, services = false): Promise<Measured> {
   const before = server?.child.pid ? cpuSeconds(server.child.pid) : 0;
   const servicesCounter = services ? servicesCpuCounter() : undefined;
-  return new Promise((resolve, reject) => {
-    // Through a file: thousands of tokens do not fit on a command line.
-    const file = join(tempDir('load-'), 'options.json');
-    writeFileSync(file, JSON.stringify(options));
-    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), file]);
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => process.stderr.write(chunk));
-    child.on('exit', (code) => {
-      const servicesSeconds = servicesCounter?.stop();
-      if (code !== 0) return reject(new Error(`load exited ${code}`));
-      const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+  let servicesSeconds: number | undefined;
+  const stopCounting = () => {
+    servicesSeconds = servicesCounter?.stop();
+  };
+  return startLoad(options)
+    .result.finally(stopCounting)
+    .then((result) => {
       const requests = result.rps * options.seconds;
       const pid = server?.child.pid;
-      if (!pid || requests === 0) return resolve(result);
+      if (!pid || requests === 0) return result;
       const own = ((cpuSeconds(pid) - before) * 1e6) / requests;
-      if (servicesSeconds === undefined) return resolve({ ...result, cpuUs: own });
+      if (servicesSeconds === undefined) return { ...result, cpuUs: own };
       const theirs = (servicesSeconds * 1e6) / requests;
-      resolve({ ...result, cpuUs: own + theirs, servicesCpuUs: theirs });
+      return { ...result, cpuUs: own + theirs, servicesCpuUs: theirs };
     });
+}
+
+/**
+ * Runs `task` under load and gives the load's figures over the task's span alone: `task` starts
+ * once the load runs, and the load stops when `task` settles. For a span not known in advance
+ * (a purge's): a load of fixed length would mix in the time before or after it.
+ */
+export async function loadDuring<T>(
+  options: Omit<LoadOptions, 'seconds'>,
+  task: () => Promise<T>,
+): Promise<[LoadResult, T]> {
+  const running = startLoad({ ...options, seconds: 3600 });
+  await running.started;
+  const done = task();
+  const stop = () => running.child.kill('SIGTERM');
+  done.then(stop, stop);
+  return Promise.all([running.result, done]);
+}
+
+/** Starts a load process; `started` settles once its connections are sending. */
+function startLoad(options: LoadOptions): { child: ChildProcess; started: Promise<void>; result: Promise<LoadResult> } {
+  // Through a file: thousands of tokens do not fit on a command line.
+  const file = join(tempDir('load-'), 'options.json');
+  writeFileSync(file, JSON.stringify(options));
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'bench', 'load.ts'), file]);
+  let out = '';
+  let markStarted = () => {};
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+    if (out.startsWith('running\n')) markStarted();
   });
+  child.stderr.on('data', (chunk) => process.stderr.write(chunk));
+  const result = new Promise<LoadResult>((resolve, reject) =>
+    child.on('exit', (code) => {
+      markStarted();
+      if (code !== 0) return reject(new Error(`load exited ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult);
+    }),
+  );
+  return { child, started, result };
 }
 
 /** Samples the resident set of a process while `during` runs; returns the peak in MB. */

@@ -1,6 +1,7 @@
 /**
  * Load from a process of its own (so the server under test has its core to itself), bounded in
- * time, on loopback only. Prints one JSON line: requests per second and latency percentiles.
+ * time, on loopback only. Prints `running` as it starts, then one JSON line: requests per second
+ * and latency percentiles.
  *   node --import tsx bench/load.ts <file of json options>
  */
 import { readFileSync } from 'node:fs';
@@ -101,11 +102,14 @@ const requests: autocannon.Request[] =
             },
           ];
 
-const result = await autocannon({
-  url: options.url,
-  connections: options.connections,
-  duration: options.seconds,
-  requests,
+const result = await new Promise<autocannon.Result>((resolve, reject) => {
+  const instance = autocannon(
+    { url: options.url, connections: options.connections, duration: options.seconds, requests },
+    (error: Error | null, done: autocannon.Result) => (error ? reject(error) : resolve(done)),
+  );
+  // Stopped early (harness.ts, loadDuring), the load reports over the time it ran.
+  process.once('SIGTERM', () => instance.stop());
+  console.log('running');
 });
 const output: LoadResult = {
   rps: result.requests.average,

@@ -24,6 +24,7 @@ import {
   alternate,
   createDatabase,
   load,
+  loadDuring,
   type Measured,
   median,
   peakRss,
@@ -524,21 +525,19 @@ async function main() {
   );
   const watched = await tessera({ DATABASE_URL: large.url, SECRET_KEY: SECRET, PURGE_INTERVAL: '1d' });
   const token = accessToken(large.sessions[0] as SampledSession);
-  const whoami = (seconds: number) =>
-    load({ ...options, seconds, url: `${watched.url}/auth/whoami`, mode: 'get', token }, watched);
-  const quiet = await whoami(SECONDS);
-  const purgeStarted = process.hrtime.bigint();
-  const [during, purgeOutput] = await Promise.all([
-    whoami(Math.max(SECONDS, 10)),
-    new Promise<string>((resolve, reject) => {
+  const whoami = { ...options, url: `${watched.url}/auth/whoami`, mode: 'get', token } as const;
+  const quiet = await load(whoami, watched);
+  const [during, purgeOutput] = await loadDuring(whoami, () => {
+    const started = process.hrtime.bigint();
+    return new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js'), 'purge'], {
         env: { PATH: process.env.PATH ?? '', DATABASE_URL: large.url, SECRET_KEY: SECRET },
       });
       let out = '';
       child.stdout.on('data', (chunk) => (out += chunk));
       child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`purge exited ${code}`))));
-    }).then((out) => ({ out, seconds: Number(process.hrtime.bigint() - purgeStarted) / 1e9 })),
-  ]);
+    }).then((out) => ({ out, seconds: Number(process.hrtime.bigint() - started) / 1e9 }));
+  });
   console.error(
     `  purge of ${expired.toLocaleString('en')} expired sessions: ${purgeOutput.seconds.toFixed(1)} s; whoami p99 ${during.p99} ms during it (${quiet.p99} ms before), ${during.rps.toFixed(0)} req/s (${quiet.rps.toFixed(0)} before)`,
   );
