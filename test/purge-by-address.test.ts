@@ -12,13 +12,14 @@ import { migrateToLatest } from '../src/store/migrations/index.js';
 import type { Database } from '../src/store/schema.js';
 import { createCounterStore } from '../src/store/sql/counters.js';
 import { purgeAfter } from '../src/store/sql/purge-after.js';
-import { PURGE_BATCH } from '../src/store/sql/purge-in-batches.js';
 import { createRevocationStore } from '../src/store/sql/revocations.js';
 import { createSessionStore } from '../src/store/sql/sessions.js';
+import type { SqlEngine } from '../src/store/sql-engine.js';
 import { emptyDatabase } from './databases.js';
 
 const NOW = 1_800_000_000_000;
-const DUE = 2 * PURGE_BATCH + 500;
+/** Due rows for a test: more than two batches. */
+const due = (engine: SqlEngine) => 2 * engine.purgeBatch + 500;
 
 async function addSessions(db: Kysely<Database>, prefix: string, count: number, expiresAt: number) {
   await db
@@ -54,7 +55,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const { db, engine } = await withUser(kind, t);
       const rows = (count: number, from: number) => Array.from({ length: count }, (_, i) => from + i);
       // Inserted in slices: SQLite takes at most 32,766 parameters a statement.
-      for (const slice of [rows(1000, 0), rows(1000, 1000), rows(DUE - 2000, 2000)]) {
+      const count = due(engine);
+      for (let from = 0; from < count; from += 1000) {
+        const slice = rows(Math.min(1000, count - from), from);
         await db
           .insertInto('revoked_tokens')
           .values(slice.map((i) => ({ jti: `gone-${i}`, expires_at: NOW - i })))
@@ -73,8 +76,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         .values(rows(10, 0).map((i) => ({ key: `kept-${i}`, count: 1, reset_at: NOW + 1 + i })))
         .execute();
 
-      assert.equal(await createRevocationStore(db, engine).purge(NOW), DUE);
-      assert.equal(await createCounterStore(db, engine).purge(NOW), DUE);
+      assert.equal(await createRevocationStore(db, engine).purge(NOW), count);
+      assert.equal(await createCounterStore(db, engine).purge(NOW), count);
       const left = async (table: 'revoked_tokens' | 'rate_counters') =>
         (
           await sql<{
@@ -92,16 +95,16 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
     it('purges expired and ended sessions past one batch, and keeps live ones', async (t) => {
       const { db, engine } = await withUser(kind, t);
-      await addSessions(db, 'expired', DUE, NOW - 2 * 3_600_000);
+      await addSessions(db, 'expired', due(engine), NOW - 2 * 3_600_000);
       await addSessions(db, 'live', 10, NOW + 3_600_000);
-      await addSessions(db, 'ended', PURGE_BATCH + 1, NOW + 3_600_000);
+      await addSessions(db, 'ended', engine.purgeBatch + 1, NOW + 3_600_000);
       await db
         .updateTable('sessions')
         .set({ ended_at: NOW - 1, end_reason: 'logout' })
         .where('id', 'like', 'ended-%')
         .execute();
 
-      assert.equal(await createSessionStore(db, engine).purge(NOW), DUE + PURGE_BATCH + 1);
+      assert.equal(await createSessionStore(db, engine).purge(NOW), due(engine) + engine.purgeBatch + 1);
       const left = await db.selectFrom('sessions').select('id').orderBy('id').execute();
       assert.deepEqual(
         left.map((r) => r.id),
@@ -114,14 +117,15 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 describe('purge by address [postgres]', () => {
   it('finds the rows it chose by address: nothing read from a primary key nor from a whole table', async (t) => {
     const { db, engine } = await withUser('postgres', t);
-    await addSessions(db, 'expired', DUE, NOW - 2 * 3_600_000);
+    const count = due(engine);
+    await addSessions(db, 'expired', count, NOW - 2 * 3_600_000);
     const live = NOW + 3_600_000;
     await sql`insert into sessions (id, user_id, refresh_jti, refresh_issued_at, created_at, last_used_at, expires_at, purge_after)
       select 'live-' || g, 'u1', 'live-jti-' || g, 0, 0, 0, ${live}::bigint, ${purgeAfter(live)}::bigint from generate_series(1, 20000) g`.execute(
       db,
     );
     await sql`insert into revoked_tokens (jti, expires_at)
-      select 'gone-' || g, case when g <= ${DUE}::int then ${NOW - 1}::bigint else ${live}::bigint end from generate_series(1, 20000 + ${DUE}::int) g`.execute(
+      select 'gone-' || g, case when g <= ${count}::int then ${NOW - 1}::bigint else ${live}::bigint end from generate_series(1, 20000 + ${count}::int) g`.execute(
       db,
     );
     await sql`analyze sessions, revoked_tokens`.execute(db);
@@ -137,8 +141,8 @@ describe('purge by address [postgres]', () => {
       return Number(rows[0]?.read);
     };
     const before = await rowsRead();
-    assert.equal(await createSessionStore(db, engine).purge(NOW), DUE);
-    assert.equal(await createRevocationStore(db, engine).purge(NOW), DUE);
+    assert.equal(await createSessionStore(db, engine).purge(NOW), count);
+    assert.equal(await createRevocationStore(db, engine).purge(NOW), count);
     // By key, each row deleted was read again from its primary key, or each batch read the table:
     // 65,511 rows read here. What is left is the planner reading a key's first and last entries
     // to cost a join (2, in the statement that fills in missing purge times).

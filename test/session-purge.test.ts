@@ -13,7 +13,6 @@ import pg from 'pg';
 import { migrateToLatest, schemaMigrator } from '../src/store/migrations/index.js';
 import type { Database } from '../src/store/schema.js';
 import { PURGE_GRANULE_MS, purgeAfter } from '../src/store/sql/purge-after.js';
-import { PURGE_BATCH } from '../src/store/sql/purge-in-batches.js';
 import { createSessionStore } from '../src/store/sql/sessions.js';
 import { emptyDatabase } from './databases.js';
 import { ENGINES } from './engines.js';
@@ -170,7 +169,7 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
         await addSessions(20_000, now + 86_400_000);
         await sql`analyze sessions`.execute(db);
         // A wave of sessions that expired since: the planner believes almost none are due.
-        const due = 10 * PURGE_BATCH;
+        const due = 10 * sqlEngine.purgeBatch;
         await addSessions(due, now - 2 * PURGE_GRANULE_MS);
 
         const indexReads = async () => {
@@ -188,8 +187,8 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
         // scan skips them once PostgreSQL has marked them dead, which it may not do at once):
         // 20,720 when marked at once, 65,000 when never. A bitmap of every due row for each batch,
         // the plan before, read 110,000.
-        const batches = due / PURGE_BATCH;
-        const bound = PURGE_BATCH * ((batches * (batches + 1)) / 2 + batches);
+        const batches = due / sqlEngine.purgeBatch;
+        const bound = sqlEngine.purgeBatch * ((batches * (batches + 1)) / 2 + batches);
         assert.ok(reads >= due && reads <= bound, `${reads} index entries read to purge ${due} sessions`);
       });
     }
@@ -222,7 +221,7 @@ for (const engine of ENGINES.filter((e) => e !== 'postgres+redis')) {
         ['edge', onTheHour],
         ['mid', midHour],
       ]);
-      for (let i = 0; i < PURGE_BATCH + 1; i++) expiries.set(`s${i}`, now + 1 + i * 7_919_000);
+      for (let i = 0; i < sqlEngine.purgeBatch + 1; i++) expiries.set(`s${i}`, now + 1 + i * 7_919_000);
       const session = ([id, expiresAt]: [string, number]) => ({
         id,
         user_id: 'u1',

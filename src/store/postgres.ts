@@ -68,6 +68,7 @@ export const postgresEngine: SqlEngine = {
   returningJoinedTables: true,
   // `= any(array(…))` is what PostgreSQL turns into a TID scan; `ctid in (select …)` is planned
   // as a join, which may read the whole table.
+  purgeBatch: 1000,
   rowAddress: { column: sql`ctid`, among: (chosen) => sql<SqlBool>`ctid = any(array${chosen})` },
   rowsTable: (alias, types) => ({
     sql: sql`unnest(${sql.join(types.map((type) => sql`cast(${sql.val([])} as ${sql.raw(type)}[])`))}) as ${sql.raw(alias)}(${valuesColumns(types.length)})`,

@@ -51,6 +51,7 @@ export const sqliteEngine: SqlEngine = {
   isConflict: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY',
   skipLockedRows: false,
   returningJoinedTables: false,
+  purgeBatch: 100,
   rowAddress: { column: sql`rowid`, among: (chosen) => sql<SqlBool>`rowid in ${chosen}` },
   rowsTable: (alias, types) => ({
     sql: sql`(select ${sql.raw(types.map((type, c) => `cast(value ->> ${c} as ${type}) as ${columnName(c)}`).join(', '))}

@@ -2,29 +2,26 @@ import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 
-/** Rows a purge statement deletes (or fills in) at most. */
-export const PURGE_BATCH = 1000;
-
 /**
- * Runs `batch` (one statement deleting or updating at most PURGE_BATCH rows) until a batch comes
- * up short, with the event loop free between batches: a backlog of millions never holds the
- * database, or the one SQLite connection, for longer than one batch. Returns how many rows the
- * batches changed.
+ * Runs `batch` (one statement deleting or updating at most `size` rows: SqlEngine.purgeBatch)
+ * until a batch comes up short, with the event loop free between batches: a backlog of millions
+ * never holds the database, or the one SQLite connection, for longer than one batch. Returns how
+ * many rows the batches changed.
  */
-export async function purgeInBatches(batch: () => Promise<number>): Promise<number> {
+export async function purgeInBatches(size: number, batch: () => Promise<number>): Promise<number> {
   let changed = 0;
   for (;;) {
     const rows = await batch();
     changed += rows;
-    if (rows < PURGE_BATCH) return changed;
+    if (rows < size) return changed;
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
 /**
  * Deletes the rows of `table` that `due` matches, in batches (purgeInBatches): each batch takes
- * the first PURGE_BATCH of them along the index on `order` and deletes them by their address
- * (SqlEngine.rowAddress). The delete checks `due` again: on PostgreSQL, a row that another
+ * the first SqlEngine.purgeBatch of them along the index on `order` and deletes them by their
+ * address (SqlEngine.rowAddress). The delete checks `due` again: on PostgreSQL, a row that another
  * statement changed after the batch chose it is judged as it now is (its recheck does not look
  * at the address), and kept if no longer due: a rate counter that a hit just moved to a new
  * window, say.
@@ -42,13 +39,13 @@ export function purgeDue<T extends keyof Database & string>(
   const untyped = db as unknown as Kysely<Untyped>;
   const from: string = table;
   const dueUntyped = due as unknown as (eb: ExpressionBuilder<Untyped, string>) => Expression<SqlBool>;
-  return purgeInBatches(async () => {
+  return purgeInBatches(engine.purgeBatch, async () => {
     const chosen = untyped
       .selectFrom(from)
       .select(engine.rowAddress.column.as('address'))
       .where(dueUntyped)
       .orderBy(order)
-      .limit(PURGE_BATCH);
+      .limit(engine.purgeBatch);
     const deleted = await untyped
       .deleteFrom(from)
       .where(engine.rowAddress.among(chosen))

@@ -4,7 +4,7 @@ import type { SqlEngine } from '../sql-engine.js';
 import type { RotatedSession, Rotation, SessionStore, SessionWithUser } from '../types.js';
 import { compiledOnce } from './compiled-once.js';
 import { purgeAfter, purgeAfterOfExpiry } from './purge-after.js';
-import { PURGE_BATCH, purgeDue, purgeInBatches } from './purge-in-batches.js';
+import { purgeDue, purgeInBatches } from './purge-in-batches.js';
 import { MINTING_COLUMNS, type MintingRow, parseStrings, toMintingSession, toSession, toUser } from './rows.js';
 import { inStatements, ROWS_PER_STATEMENT } from './statement-limits.js';
 
@@ -167,8 +167,8 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       // Sessions stored without a purge time get theirs first, a batch at a time: those from
       // before migration 011, and those an instance of the version before it opens during a
       // rolling deploy. One statement for a million of them held every row for 25 s.
-      await purgeInBatches(async () => {
-        let unfilled = db.selectFrom('sessions').select('id').where('purge_after', 'is', null).limit(PURGE_BATCH);
+      await purgeInBatches(engine.purgeBatch, async () => {
+        let unfilled = db.selectFrom('sessions').select('id').where('purge_after', 'is', null).limit(engine.purgeBatch);
         // Rows a rotation holds are left for the next batch or purge: a fill that never waits
         // on a lock cannot deadlock with rotations locking their rows in another order.
         if (engine.skipLockedRows) unfilled = unfilled.forUpdate().skipLocked();
