@@ -66,9 +66,9 @@ export const postgresEngine: SqlEngine = {
     error instanceof Error && 'code' in error && (error.code === '40P01' || error.code === '40001'),
   skipLockedRows: true,
   returningJoinedTables: true,
+  purgeBatch: 1000,
   // `= any(array(…))` is what PostgreSQL turns into a TID scan; `ctid in (select …)` is planned
   // as a join, which may read the whole table.
-  purgeBatch: 1000,
   rowAddress: { column: sql`ctid`, among: (chosen) => sql<SqlBool>`ctid = any(array${chosen})` },
   rowsTable: (alias, types) => ({
     sql: sql`unnest(${sql.join(types.map((type) => sql`cast(${sql.val([])} as ${sql.raw(type)}[])`))}) as ${sql.raw(alias)}(${valuesColumns(types.length)})`,

@@ -39,13 +39,6 @@ export interface SqlEngine {
    */
   rowsTable(alias: string, types: readonly ColumnType[]): RowsTable;
   /**
-   * Where a row lies (PostgreSQL's ctid, SQLite's rowid): a purge deletes the rows it chose by
-   * their address, not by their key. Keys here are random, so finding 1,000 rows again by key
-   * walks the primary key's index to 1,000 scattered pages; on PostgreSQL that was 94% of a
-   * purge batch's time (41.9 ms against 2.6, measured). `column` is what the choosing select
-   * selects; `among` is the delete's condition on it.
-   */
-  /**
    * Rows a purge statement deletes (or fills in) at most. SQLite runs each statement on the
    * event loop's thread, where it holds every request for as long as it runs: 80 ms for 1,000
    * sessions among 2,000,000 (each row's index entries lie on pages of their own), 8 ms for 100
@@ -54,6 +47,13 @@ export interface SqlEngine {
    * the statement in a process of its own.
    */
   readonly purgeBatch: number;
+  /**
+   * Where a row lies (PostgreSQL's ctid, SQLite's rowid): a purge deletes the rows it chose by
+   * their address, not by their key. Keys here are random, so finding 1,000 rows again by key
+   * walks the primary key's index to 1,000 scattered pages; on PostgreSQL that was 93% of a
+   * purge batch's time (41.9 ms against 2.9, measured). `column` is what the choosing select
+   * selects; `among` is the delete's condition on it.
+   */
   readonly rowAddress: {
     readonly column: RawBuilder<unknown>;
     among(chosen: Expression<unknown>): RawBuilder<SqlBool>;
