@@ -35,9 +35,22 @@ function transactionStores(db: Kysely<Database>, engine: SqlEngine): Transaction
   };
 }
 
-export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generation: GenerationSource): EngineStores {
+/**
+ * `purging` runs the purges: the same database, through a connection that may be slow without
+ * holding up requests (SQLite's, on a thread of its own); `db` itself by default. A purge raises
+ * no generation a writer must wait for: it deletes only what is already unusable.
+ */
+export function createSqlStores(
+  db: Kysely<Database>,
+  engine: SqlEngine,
+  generation: GenerationSource,
+  purging: Kysely<Database> = db,
+): EngineStores {
   const wait = generation.commitWaitMs > 0 ? () => waitFor(generation.commitWaitMs) : undefined;
-  const root = wait ? afterRaisingWrites(transactionStores(db, engine), wait) : transactionStores(db, engine);
+  const root = withPurges(
+    wait ? afterRaisingWrites(transactionStores(db, engine), wait) : transactionStores(db, engine),
+    transactionStores(purging, engine),
+  );
   const counters = createCounterStore(db, engine);
   /** Runs `work` again when the engine aborted it for a conflict (a deadlock); the other side committed. */
   const retryingConflicts = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -83,7 +96,10 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
   // before it arrived.
   const findWithUser = groupCommit(batchedSessionLookup(db, engine));
   const hit = together((h: CounterHit) => h.key, batchedCounterHits(db, engine));
-  const revocations = createRevocationStore(db, engine);
+  const revocations = {
+    ...createRevocationStore(db, engine),
+    purge: createRevocationStore(purging, engine).purge,
+  };
   return {
     ...root,
     sessions: { ...root.sessions, findWithUser, rotate: (rotation, now) => rotate({ rotation, now }) },
@@ -91,10 +107,30 @@ export function createSqlStores(db: Kysely<Database>, engine: SqlEngine, generat
     generation,
     durableRevocations: wait ? revokeThenWait(revocations, wait) : revocations,
     apiClients: createApiClientStore(db, engine),
-    counters: { ...counters, hit: (key, windowMs, now) => hit({ key, windowMs, now }) },
+    counters: {
+      ...counters,
+      hit: (key, windowMs, now) => hit({ key, windowMs, now }),
+      purge: createCounterStore(purging, engine).purge,
+    },
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     isUnavailable: (error) => isNetworkFailure(error) || engine.isUnavailable(error),
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy();
+      if (purging !== db) await purging.destroy();
+    },
+  };
+}
+
+/** `stores` with each purge taken from `purgers`. */
+function withPurges(stores: TransactionStores, purgers: TransactionStores): TransactionStores {
+  return {
+    ...stores,
+    sessions: { ...stores.sessions, purge: purgers.sessions.purge },
+    linkTokens: { ...stores.linkTokens, purge: purgers.linkTokens.purge },
+    outbox: { ...stores.outbox, purge: purgers.outbox.purge },
+    mfa: { ...stores.mfa, purge: purgers.mfa.purge },
+    passkeys: { ...stores.passkeys, purge: purgers.passkeys.purge },
+    audit: { ...stores.audit, purge: purgers.audit.purge },
   };
 }
 

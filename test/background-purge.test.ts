@@ -1,0 +1,108 @@
+/**
+ * Purges go on beside the requests. On SQLite they run on a worker thread with a connection of
+ * their own (store/sqlite-thread-dialect.ts): a purge that waits on the database, or works
+ * through a backlog, holds up no request, since better-sqlite3 holds the thread that runs a
+ * statement until it ends.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
+import { migrateToLatest } from '../src/store/migrations/index.js';
+import { sqliteEngine } from '../src/store/sqlite.js';
+import { openSqliteThreadDb } from '../src/store/sqlite-thread-dialect.js';
+import { sessionIdOf, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
+import { tempDir } from './temp-dir.js';
+
+/** Makes the session of `tokens` due for purging. */
+const expire = (databaseUrl: string, tokens: { access_token: string }) =>
+  sqlOutsideTessera(databaseUrl, 'update sessions set expires_at = 1, purge_after = 1 where id = ?', [
+    sessionIdOf(tokens),
+  ]);
+
+describe('purges on a thread of their own [sqlite]', () => {
+  it('answer requests while a purge waits for the write lock, then purge', async (t) => {
+    const { app, stores, databaseUrl, clock } = await startApp(t, 'sqlite');
+    const live = await signUp(app);
+    const gone = await signUp(app, 'gone');
+    await expire(databaseUrl, gone.tokens);
+
+    // Another connection (a CLI command, say) holds the lock a purge needs.
+    const holder = new SqliteDatabase(databaseUrl.slice('sqlite:'.length));
+    t.after(() => holder.close());
+    holder.exec('begin immediate');
+    let settled = false;
+    const purge = stores.sessions.purge(clock.now()).finally(() => {
+      settled = true;
+    });
+    // The purge's statement reaches the thread and waits there on the lock (busy_timeout).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const answered = await whoami(app, live.tokens.access_token);
+    assert.equal(answered.statusCode, 200, 'a request is answered while the purge waits');
+    assert.equal(settled, false, 'the purge is still waiting for the lock');
+
+    holder.exec('commit');
+    assert.equal(await purge, 1, 'and purges once the lock is free');
+    const left = await sqlOutsideTessera<{ id: string }>(databaseUrl, 'select id from sessions');
+    assert.deepEqual(
+      left.map((row) => row.id),
+      [sessionIdOf(live.tokens)],
+    );
+    assert.equal((await whoami(app, live.tokens.access_token)).statusCode, 200);
+  });
+
+  it('lets a transaction that read before a purge committed write after it', async (t) => {
+    const { app, stores, databaseUrl, clock } = await startApp(t, 'sqlite');
+    const user = await signUp(app);
+    const gone = await signUp(app, 'gone');
+    await expire(databaseUrl, gone.tokens);
+    let purge: Promise<number> | undefined;
+    await stores.transaction(async (tx) => {
+      assert.ok(await tx.users.findById(user.userId));
+      purge = stores.sessions.purge(clock.now());
+      // Time for the purge thread to commit, had the transaction not taken the write lock.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await tx.users.update(user.userId, { roles: ['admin'] }, clock.now());
+    });
+    assert.equal(await purge, 1);
+    assert.deepEqual((await stores.users.findById(user.userId))?.roles, ['admin']);
+  });
+
+  it("reports a statement's error with SQLite's code, and runs transactions whole or not at all", async (t) => {
+    const file = join(tempDir('sqlite-thread-'), 'tessera.sqlite3');
+    const db = openSqliteThreadDb(file);
+    t.after(() => db.destroy());
+    await migrateToLatest(db, sqliteEngine);
+
+    await assert.rejects(sql`select * from no_such_table`.execute(db), (error: Error & { code?: string }) => {
+      assert.match(error.message, /no such table/);
+      assert.equal(error.code, 'SQLITE_ERROR');
+      return true;
+    });
+
+    const count = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('rate_counters')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const counter = { key: 'k', count: 1, reset_at: 10 };
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('rate_counters').values(counter).execute();
+        throw new Error('changed my mind');
+      }),
+      /changed my mind/,
+    );
+    assert.equal(await count(), 0, 'rolled back');
+    await db.transaction().execute((trx) => trx.insertInto('rate_counters').values(counter).execute());
+    assert.equal(await count(), 1, 'committed');
+    const deleted = await db.deleteFrom('rate_counters').executeTakeFirst();
+    assert.equal(deleted.numDeletedRows, 1n);
+  });
+});
