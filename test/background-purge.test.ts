@@ -2,13 +2,15 @@
  * Purges go on beside the requests. On SQLite they run on a worker thread with a connection of
  * their own (store/sqlite-thread-dialect.ts): a purge that waits on the database, or works
  * through a backlog, holds up no request, since better-sqlite3 holds the thread that runs a
- * statement until it ends.
+ * statement until it ends. And a purge asked for while one runs (a backlog that outlasts
+ * PURGE_INTERVAL) is that one.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
+import { createCore } from '../src/core/create-core.js';
 import { migrateToLatest } from '../src/store/migrations/index.js';
 import { sqliteEngine } from '../src/store/sqlite.js';
 import { openSqliteThreadDb } from '../src/store/sqlite-thread-dialect.js';
@@ -20,6 +22,19 @@ const expire = (databaseUrl: string, tokens: { access_token: string }) =>
   sqlOutsideTessera(databaseUrl, 'update sessions set expires_at = 1, purge_after = 1 where id = ?', [
     sessionIdOf(tokens),
   ]);
+
+describe('a purge asked for while one runs', () => {
+  it('is that one', async (t) => {
+    const { app, config, stores, clock, databaseUrl } = await startApp(t, 'sqlite');
+    const gone = await signUp(app, 'gone');
+    await expire(databaseUrl, gone.tokens);
+    const core = await createCore({ config, stores, clock });
+    const [first, second] = await Promise.all([core.purgeExpired(), core.purgeExpired()]);
+    assert.equal(first.sessions, 1);
+    assert.deepEqual(second, first, 'the same purge, not a second one that found nothing');
+    assert.equal((await core.purgeExpired()).sessions, 0, 'one asked for after it ended runs anew');
+  });
+});
 
 describe('purges on a thread of their own [sqlite]', () => {
   it('answer requests while a purge waits for the write lock, then purge', async (t) => {

@@ -37,7 +37,10 @@ export interface Core {
   audit: AuditLog;
   /** How mail leaves; absent with MAIL_DISABLED. */
   mailTransport: MailTransport | undefined;
-  /** Deletes what has expired: sessions, revocations, rate-limit windows, used links, sent mail. */
+  /**
+   * Deletes what has expired: sessions, revocations, rate-limit windows, used links, sent mail.
+   * Called while a purge runs, it answers with that purge's counts.
+   */
   purgeExpired(): Promise<{
     sessions: number;
     revocations: number;
@@ -190,7 +193,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     warn,
     throttle,
   });
-  const purgeExpired = async () => {
+  const purgeOnce = async () => {
     const now = clock.now();
     const retention = config.audit.retentionSeconds * 1000;
     const [purged, counters, linkTokens, sent, mfaChallenges, passkeyChallenges, auditEvents] = await Promise.all([
@@ -206,6 +209,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     const changes = await stores.generation.purge();
     return { ...purged, counters, changes, linkTokens, outbox: sent, mfaChallenges, passkeyChallenges, auditEvents };
   };
+  // A backlog can take longer than PURGE_INTERVAL: a purge asked for while one runs is that one,
+  // not a second pass racing it over the same rows.
+  let purging: ReturnType<typeof purgeOnce> | undefined;
+  const purgeExpired = () =>
+    (purging ??= purgeOnce().finally(() => {
+      purging = undefined;
+    }));
   let loadedVersion = keysVersion(config);
   const reloadKeysIfChanged = () => {
     const version = keysVersion(config);
