@@ -1,8 +1,9 @@
 /**
  * Purges delete what they chose by the rows' addresses (SqlEngine.rowAddress), a batch at a
  * time: on PostgreSQL no batch walks a primary key's index again, every table that grows with
- * traffic (sessions, revocations, rate counters, audit events) is purged in batches, and a row
- * that another statement made no longer due while the purge waited for it is kept.
+ * traffic (sessions, revocations, rate counters, audit events, links, MFA and passkey challenges,
+ * sent mail) is purged in batches, and a row that another statement made no longer due while the
+ * purge waited for it is kept.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -11,6 +12,10 @@ import pg from 'pg';
 import { migrateToLatest } from '../src/store/migrations/index.js';
 import type { Database } from '../src/store/schema.js';
 import { createCounterStore } from '../src/store/sql/counters.js';
+import { createLinkTokenStore } from '../src/store/sql/link-tokens.js';
+import { createMfaStore } from '../src/store/sql/mfa.js';
+import { createOutboxStore } from '../src/store/sql/outbox.js';
+import { createPasskeyStore } from '../src/store/sql/passkeys.js';
 import { purgeAfter } from '../src/store/sql/purge-after.js';
 import { createRevocationStore } from '../src/store/sql/revocations.js';
 import { createSessionStore } from '../src/store/sql/sessions.js';
@@ -91,6 +96,134 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         .sort();
       assert.deepEqual(await left('revoked_tokens'), kept);
       assert.deepEqual(await left('rate_counters'), kept);
+    });
+
+    it('purges used and expired links and challenges, and sent mail, past one batch, and keeps the rest', async (t) => {
+      const { db, engine } = await withUser(kind, t);
+      const count = due(engine);
+      // Every other one expired; the rest used, and live: both are due.
+      const gone = (i: number) => ({ expires_at: i % 2 ? NOW - i : NOW + 60_000, used_at: i % 2 ? null : NOW - 1 });
+      const kept = { expires_at: NOW + 60_000, used_at: null };
+      const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+      for (let from = 0; from < count; from += 500) {
+        const slice = Array.from({ length: Math.min(500, count - from) }, (_, i) => from + i);
+        await db
+          .insertInto('link_tokens')
+          .values(
+            slice.map((i) => ({
+              token_hash: `gone-${i}`,
+              user_id: 'u1',
+              purpose: 'reset',
+              email: 'u1@example.com',
+              created_at: 0,
+              ...gone(i),
+            })),
+          )
+          .execute();
+        await db
+          .insertInto('mfa_challenges')
+          .values(
+            slice.map((i) => ({ token_hash: `gone-${i}`, user_id: 'u1', created_at: 0, failures: 0, ...gone(i) })),
+          )
+          .execute();
+        await db
+          .insertInto('passkey_challenges')
+          .values(slice.map((i) => ({ challenge: `gone-${i}`, ceremony: 'login', created_at: 0, ...gone(i) })))
+          .execute();
+        await db
+          .insertInto('outbox')
+          .values(
+            slice.map((i) => ({
+              id: `gone-${i}`,
+              topic: 'mail',
+              state: 'done',
+              attempts: 1,
+              next_attempt_at: NOW - i,
+              created_at: 0,
+              finished_at: NOW - i,
+            })),
+          )
+          .execute();
+      }
+      await db
+        .insertInto('link_tokens')
+        .values(
+          ids('kept', 3).map((id) => ({
+            token_hash: id,
+            user_id: 'u1',
+            purpose: 'reset',
+            email: 'u1@example.com',
+            created_at: 0,
+            ...kept,
+          })),
+        )
+        .execute();
+      await db
+        .insertInto('mfa_challenges')
+        .values(ids('kept', 3).map((id) => ({ token_hash: id, user_id: 'u1', created_at: 0, failures: 0, ...kept })))
+        .execute();
+      await db
+        .insertInto('passkey_challenges')
+        .values(ids('kept', 3).map((id) => ({ challenge: id, ceremony: 'login', created_at: 0, ...kept })))
+        .execute();
+      await db
+        .insertInto('outbox')
+        .values([
+          {
+            id: 'kept-0',
+            topic: 'mail',
+            state: 'done',
+            attempts: 1,
+            next_attempt_at: NOW,
+            created_at: 0,
+            finished_at: NOW + 1,
+          },
+          {
+            id: 'kept-1',
+            topic: 'mail',
+            state: 'pending',
+            attempts: 0,
+            next_attempt_at: NOW - 1,
+            created_at: 0,
+            finished_at: null,
+          },
+          {
+            id: 'kept-2',
+            topic: 'mail',
+            state: 'failed',
+            attempts: 9,
+            next_attempt_at: NOW - 1,
+            created_at: 0,
+            finished_at: NOW - 1,
+          },
+        ])
+        .execute();
+
+      // What each statement deleted: none more than a batch.
+      const deleted: number[] = [];
+      const counted = db.withPlugin({
+        transformQuery: ({ node }) => node,
+        transformResult: async ({ result }) => {
+          if (result.numAffectedRows !== undefined) deleted.push(Number(result.numAffectedRows));
+          return result;
+        },
+      });
+      for (const store of [
+        createLinkTokenStore(counted, engine),
+        createMfaStore(counted, engine),
+        createPasskeyStore(counted, engine),
+        createOutboxStore(counted, engine),
+      ]) {
+        deleted.length = 0;
+        assert.equal(await store.purge(NOW), count);
+        assert.equal(Math.max(...deleted), engine.purgeBatch, 'in batches');
+      }
+      const keys = async (query: Promise<{ key: string }[]>) => (await query).map((r) => r.key).sort();
+      const left = ids('kept', 3);
+      assert.deepEqual(await keys(db.selectFrom('link_tokens').select('token_hash as key').execute()), left);
+      assert.deepEqual(await keys(db.selectFrom('mfa_challenges').select('token_hash as key').execute()), left);
+      assert.deepEqual(await keys(db.selectFrom('passkey_challenges').select('challenge as key').execute()), left);
+      assert.deepEqual(await keys(db.selectFrom('outbox').select('id as key').execute()), left);
     });
 
     it('purges expired and ended sessions past one batch, and keeps live ones', async (t) => {

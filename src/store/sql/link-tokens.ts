@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
+import type { SqlEngine } from '../sql-engine.js';
 import type { LinkPurpose, LinkTokenStore } from '../types.js';
+import { purgeDue } from './purge-in-batches.js';
 
-export function createLinkTokenStore(db: Kysely<Database>): LinkTokenStore {
+export function createLinkTokenStore(db: Kysely<Database>, engine: SqlEngine): LinkTokenStore {
   return {
     async issue(token) {
       // A new link voids the older ones of its purpose: only the latest mail works.
@@ -47,12 +49,11 @@ export function createLinkTokenStore(db: Kysely<Database>): LinkTokenStore {
         expiresAt: Number(row.expires_at),
       };
     },
-    async purge(now) {
-      const result = await db
-        .deleteFrom('link_tokens')
-        .where((eb) => eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+    purge(now) {
+      // Used or expired; found along the expiry's index, where the unused live ones are few.
+      return purgeDue(db, engine, 'link_tokens', 'expires_at', (eb) =>
+        eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]),
+      );
     },
   };
 }

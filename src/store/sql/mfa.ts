@@ -1,6 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, MfaFactorsTable } from '../schema.js';
+import type { SqlEngine } from '../sql-engine.js';
 import type { MfaFactorRecord, MfaStore } from '../types.js';
+import { purgeDue } from './purge-in-batches.js';
 
 const optional = (value: number | null) => (value === null ? null : Number(value));
 
@@ -18,7 +20,7 @@ function toFactor(row: Selectable<MfaFactorsTable>): MfaFactorRecord {
   };
 }
 
-export function createMfaStore(db: Kysely<Database>): MfaStore {
+export function createMfaStore(db: Kysely<Database>, engine: SqlEngine): MfaStore {
   return {
     async insertFactor(f) {
       await db
@@ -159,12 +161,11 @@ export function createMfaStore(db: Kysely<Database>): MfaStore {
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
-    async purge(now) {
-      const result = await db
-        .deleteFrom('mfa_challenges')
-        .where((eb) => eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+    purge(now) {
+      // Used or expired; found along the expiry's index, where the unused live ones are few.
+      return purgeDue(db, engine, 'mfa_challenges', 'expires_at', (eb) =>
+        eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]),
+      );
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 import type { OutboxStore } from '../types.js';
+import { purgeDue } from './purge-in-batches.js';
 
 /** Errors are kept short in the table: they are for an operator's eyes, not a log. */
 const MAX_ERROR = 1000;
@@ -119,13 +120,12 @@ export function createOutboxStore(db: Kysely<Database>, engine: SqlEngine): Outb
         error: r.last_error ?? '',
       }));
     },
-    async purge(before) {
-      const result = await db
-        .deleteFrom('outbox')
-        .where('state', '=', 'done')
-        .where('finished_at', '<=', before)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+    purge(before) {
+      // Along the index on (state, next_attempt_at): a done entry's next_attempt_at is when its last
+      // attempt was due, so they come about in the order they finished.
+      return purgeDue(db, engine, 'outbox', 'next_attempt_at', (eb) =>
+        eb.and([eb('state', '=', 'done'), eb('finished_at', '<=', before)]),
+      );
     },
   };
 }

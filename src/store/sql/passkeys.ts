@@ -1,6 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, PasskeyChallengesTable, PasskeysTable } from '../schema.js';
+import type { SqlEngine } from '../sql-engine.js';
 import type { PasskeyCeremony, PasskeyChallengeRecord, PasskeyRecord, PasskeyStore } from '../types.js';
+import { purgeDue } from './purge-in-batches.js';
 
 const CEREMONIES: readonly PasskeyCeremony[] = ['register', 'login', 'mfa'];
 
@@ -34,7 +36,7 @@ function toChallenge(row: Selectable<PasskeyChallengesTable>): PasskeyChallengeR
   };
 }
 
-export function createPasskeyStore(db: Kysely<Database>): PasskeyStore {
+export function createPasskeyStore(db: Kysely<Database>, engine: SqlEngine): PasskeyStore {
   return {
     async insert(p) {
       // ON CONFLICT rather than catching the violation: on PostgreSQL that would abort the transaction.
@@ -131,12 +133,11 @@ export function createPasskeyStore(db: Kysely<Database>): PasskeyStore {
         .executeTakeFirst();
       return row ? toChallenge(row) : undefined;
     },
-    async purge(now) {
-      const result = await db
-        .deleteFrom('passkey_challenges')
-        .where((eb) => eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+    purge(now) {
+      // Used or expired; found along the expiry's index, where the unused live ones are few.
+      return purgeDue(db, engine, 'passkey_challenges', 'expires_at', (eb) =>
+        eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]),
+      );
     },
   };
 }

@@ -27,10 +27,10 @@ function transactionStores(db: Kysely<Database>, engine: SqlEngine): Transaction
   return {
     users: createUserStore(db, engine),
     sessions: createSessionStore(db, engine),
-    linkTokens: createLinkTokenStore(db),
+    linkTokens: createLinkTokenStore(db, engine),
     outbox: createOutboxStore(db, engine),
-    mfa: createMfaStore(db),
-    passkeys: createPasskeyStore(db),
+    mfa: createMfaStore(db, engine),
+    passkeys: createPasskeyStore(db, engine),
     audit: createAuditStore(db, engine),
   };
 }
