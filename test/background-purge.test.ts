@@ -6,6 +6,7 @@
  * PURGE_INTERVAL) is that one.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
@@ -83,6 +84,17 @@ describe('purges on a thread of their own [sqlite]', () => {
     });
     assert.equal(await purge, 1);
     assert.deepEqual((await stores.users.findById(user.userId))?.roles, ['admin']);
+  });
+
+  it('fails each statement, never leaves one waiting, when its thread cannot open the file', {
+    timeout: 20_000,
+  }, async (t) => {
+    const notADirectory = join(tempDir('sqlite-thread-'), 'a-file');
+    writeFileSync(notADirectory, '');
+    const db = openSqliteThreadDb(join(notADirectory, 'tessera.sqlite3'));
+    t.after(() => db.destroy());
+    await assert.rejects(sql`select 1`.execute(db), /EEXIST/);
+    await assert.rejects(sql`select 1`.execute(db), /EEXIST/, 'a new thread, failing the same way');
   });
 
   it("reports a statement's error with SQLite's code, and runs transactions whole or not at all", async (t) => {

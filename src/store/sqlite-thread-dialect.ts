@@ -48,6 +48,8 @@ class ThreadConnection implements DatabaseConnection {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (reply: ThreadReply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  /** Why the thread is gone (it failed, or was closed): every statement from then on fails with it. */
+  ended: Error | undefined;
 
   constructor(file: string) {
     this.worker = startThread(file);
@@ -60,15 +62,17 @@ class ThreadConnection implements DatabaseConnection {
       if (this.waiting.size === 0) this.worker.unref();
       waiter?.resolve(reply);
     });
-    const failAll = (error: Error) => {
+    const end = (error: Error) => {
+      this.ended ??= error;
       for (const waiter of this.waiting.values()) waiter.reject(error);
       this.waiting.clear();
     };
-    this.worker.on('error', failAll);
-    this.worker.on('exit', (code) => failAll(new Error(`the SQLite thread ended (exit code ${code})`)));
+    this.worker.on('error', end);
+    this.worker.on('exit', (code) => end(new Error(`the SQLite thread ended (exit code ${code})`)));
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.ended) throw this.ended;
     const id = this.nextId++;
     const reply = await new Promise<ThreadReply>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -90,11 +94,12 @@ class ThreadConnection implements DatabaseConnection {
   }
 
   async close(): Promise<void> {
-    const ended = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    if (this.ended) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     const request: ThreadRequest = { close: true };
     this.worker.ref();
     this.worker.postMessage(request);
-    await ended;
+    await exited;
   }
 }
 
@@ -117,6 +122,8 @@ class ThreadDriver implements Driver {
     await previous;
     this.release = release;
     if (this.connection === undefined) throw new Error('the SQLite thread is closed');
+    // A thread that failed is replaced: the next purge gets a thread that may open the file.
+    if (this.connection.ended) this.connection = new ThreadConnection(this.file);
     return this.connection;
   }
 
