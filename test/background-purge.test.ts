@@ -42,6 +42,7 @@ describe('purges on a thread of their own [sqlite]', () => {
     const { app, stores, databaseUrl, clock } = await startApp(t, 'sqlite');
     const live = await signUp(app);
     const gone = await signUp(app, 'gone');
+    assert.equal(await stores.sessions.purge(clock.now()), 0, 'the thread started, nothing due yet');
     await expire(databaseUrl, gone.tokens);
 
     // Another connection (a CLI command, say) holds the lock a purge needs.
@@ -73,6 +74,7 @@ describe('purges on a thread of their own [sqlite]', () => {
     const { app, stores, databaseUrl, clock } = await startApp(t, 'sqlite');
     const user = await signUp(app);
     const gone = await signUp(app, 'gone');
+    assert.equal(await stores.sessions.purge(clock.now()), 0, 'the thread started, nothing due yet');
     await expire(databaseUrl, gone.tokens);
     let purge: Promise<number> | undefined;
     await stores.transaction(async (tx) => {
@@ -95,6 +97,19 @@ describe('purges on a thread of their own [sqlite]', () => {
     t.after(() => db.destroy());
     await assert.rejects(sql`select 1`.execute(db), /EEXIST/);
     await assert.rejects(sql`select 1`.execute(db), /EEXIST/, 'a new thread, failing the same way');
+  });
+
+  it('ends its thread when idle, and starts another for the next statement', async (t) => {
+    const db = openSqliteThreadDb(join(tempDir('sqlite-thread-'), 'tessera.sqlite3'), 100);
+    t.after(() => db.destroy());
+    // A setting of the connection's own: a new connection has the default again.
+    const cacheSize = async () =>
+      (await sql<{ cache_size: number }>`pragma cache_size`.execute(db)).rows[0]?.cache_size;
+    const fresh = await cacheSize();
+    await sql`pragma cache_size = 1234`.execute(db);
+    assert.equal(await cacheSize(), 1234, 'the same connection while in use');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(await cacheSize(), fresh, 'a new connection after the idle time');
   });
 
   it("reports a statement's error with SQLite's code, and runs transactions whole or not at all", async (t) => {

@@ -190,8 +190,8 @@ export async function openSqliteStores(file: string, options: { migrate: boolean
   if (options.migrate) await migrateToLatest(db, sqliteEngine);
   // The purges on a thread of their own: a batch among millions of rows holds the connection
   // that runs it for ~9 ms, and a backlog takes thousands of batches. On the server's connection
-  // they cut whoami from ~28,000 to ~860 requests a second; on this thread, to ~17,600
-  // (npm run bench:sqlite-purge's case: 1,000,000 expired sessions among 2,000,000).
+  // a backlog left whoami 1-4% of its rate; beside this thread it keeps about half or more
+  // (npm run bench:sqlite-purge).
   const purging = openSqliteThreadDb(file);
   return createSqlStores(db, sqliteEngine, sqliteGeneration(connection, db, purging), purging);
 }
