@@ -2,8 +2,9 @@
  * Purges go on beside the requests. On SQLite they run on a worker thread with a connection of
  * their own (store/sqlite-thread-dialect.ts): a purge that waits on the database, or works
  * through a backlog, holds up no request, since better-sqlite3 holds the thread that runs a
- * statement until it ends. And a purge asked for while one runs (a backlog that outlasts
- * PURGE_INTERVAL) is that one.
+ * statement until it ends. A purge rests between batches (SqlEngine.purgeRest) so that the
+ * server's writes find the lock free, and a purge asked for while one runs (a backlog that
+ * outlasts PURGE_INTERVAL) is that one.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import { createCore } from '../src/core/create-core.js';
 import { migrateToLatest } from '../src/store/migrations/index.js';
+import { purgeInBatches } from '../src/store/sql/purge-in-batches.js';
 import { sqliteEngine } from '../src/store/sqlite.js';
 import { openSqliteThreadDb } from '../src/store/sqlite-thread-dialect.js';
 import { sessionIdOf, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
@@ -23,6 +25,27 @@ const expire = (databaseUrl: string, tokens: { access_token: string }) =>
   sqlOutsideTessera(databaseUrl, 'update sessions set expires_at = 1, purge_after = 1 where id = ?', [
     sessionIdOf(tokens),
   ]);
+
+describe('a purge in batches', () => {
+  it('rests after each full batch as long as the engine says, and not after the last', async () => {
+    const batches: { start: number; end: number }[] = [];
+    const rowsOf = [10, 10, 10, 4];
+    const changed = await purgeInBatches({ purgeBatch: 10, purgeRest: 1 }, async () => {
+      const start = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      batches.push({ start, end: performance.now() });
+      return rowsOf[batches.length - 1] ?? 0;
+    });
+    assert.equal(changed, 34);
+    assert.equal(batches.length, 4, 'until a batch came up short');
+    for (let i = 1; i < batches.length; i++) {
+      const before = batches[i - 1] as { start: number; end: number };
+      const rested = (batches[i]?.start ?? 0) - before.end;
+      // A lower bound only (a timer may fire a millisecond early): the machine may add any delay.
+      assert.ok(rested >= 0.9 * (before.end - before.start) - 1, `rested ${rested.toFixed(1)} ms after batch ${i}`);
+    }
+  });
+});
 
 describe('a purge asked for while one runs', () => {
   it('is that one', async (t) => {

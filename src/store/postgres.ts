@@ -67,6 +67,7 @@ export const postgresEngine: SqlEngine = {
   skipLockedRows: true,
   returningJoinedTables: true,
   purgeBatch: 1000,
+  purgeRest: 0,
   // `= any(array(…))` is what PostgreSQL turns into a TID scan; `ctid in (select …)` is planned
   // as a join, which may read the whole table.
   rowAddress: { column: sql`ctid`, among: (chosen) => sql<SqlBool>`ctid = any(array${chosen})` },

@@ -39,14 +39,22 @@ export interface SqlEngine {
    */
   rowsTable(alias: string, types: readonly ColumnType[]): RowsTable;
   /**
-   * Rows a purge statement deletes (or fills in) at most. SQLite runs each statement on the
-   * event loop's thread, where it holds every request for as long as it runs: 80 ms for 1,000
-   * sessions among 2,000,000 (each row's index entries lie on pages of their own), 8 ms for 100
-   * (measured). whoami on SQLite during the server's purge of a backlog answered 16 requests a
-   * second (p99 6.8 s) with batches of 1,000, and ~390 (p99 ~180 ms) with 100. PostgreSQL runs
-   * the statement in a process of its own.
+   * Rows a purge statement deletes (or fills in) at most: how long one holds the database. On
+   * SQLite it holds the write lock, and every write of the server's waits for it: 80 ms for 1,000
+   * sessions among 2,000,000 (each row's index entries lie on pages of their own), ~9 ms for 100
+   * (measured). Reads go on meanwhile: the purges run on a thread and connection of their own
+   * (sqlite-thread-dialect.ts). PostgreSQL locks only the rows a batch deletes.
    */
   readonly purgeBatch: number;
+  /**
+   * How long a purge rests after a full batch, as a share of the time the batch took. On SQLite
+   * a write of the server's that finds the lock held sleeps in SQLite's busy handler (1, 2, 5,
+   * 10 ms…), and batches back to back seldom leave it a gap: resting as long as each batch took,
+   * refresh kept 0.60 of its rate through a backlog instead of 0.36 (p99 37 against 53 ms), whoami
+   * 0.70 instead of 0.48, and the purge went half as fast (npm run bench:sqlite-purge). On
+   * PostgreSQL a rest moved whoami's p99 by ~1 ms and doubled the purge's time: none.
+   */
+  readonly purgeRest: number;
   /**
    * Where a row lies (PostgreSQL's ctid, SQLite's rowid): a purge deletes the rows it chose by
    * their address, not by their key. Keys here are random, so finding 1,000 rows again by key

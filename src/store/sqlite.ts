@@ -56,6 +56,7 @@ export const sqliteEngine: SqlEngine = {
   skipLockedRows: false,
   returningJoinedTables: false,
   purgeBatch: 100,
+  purgeRest: 1,
   rowAddress: { column: sql`rowid`, among: (chosen) => sql<SqlBool>`rowid in ${chosen}` },
   rowsTable: (alias, types) => ({
     sql: sql`(select ${sql.raw(types.map((type, c) => `cast(value ->> ${c} as ${type}) as ${columnName(c)}`).join(', '))}

@@ -3,18 +3,24 @@ import type { Database } from '../schema.js';
 import type { SqlEngine } from '../sql-engine.js';
 
 /**
- * Runs `batch` (one statement deleting or updating at most `size` rows: SqlEngine.purgeBatch)
- * until a batch comes up short, with the event loop free between batches: a backlog of millions
- * never holds the database, or the one SQLite connection, for longer than one batch. Returns how
- * many rows the batches changed.
+ * Runs `batch` (one statement deleting or updating at most SqlEngine.purgeBatch rows) until a
+ * batch comes up short, with the event loop free between batches, and after each full one a
+ * rest of SqlEngine.purgeRest times as long as it took: a backlog of millions never holds the
+ * database (SQLite's write lock, say) for longer than one batch. Returns how many rows the
+ * batches changed.
  */
-export async function purgeInBatches(size: number, batch: () => Promise<number>): Promise<number> {
+export async function purgeInBatches(
+  engine: Pick<SqlEngine, 'purgeBatch' | 'purgeRest'>,
+  batch: () => Promise<number>,
+): Promise<number> {
   let changed = 0;
   for (;;) {
+    const started = performance.now();
     const rows = await batch();
     changed += rows;
-    if (rows < size) return changed;
-    await new Promise((resolve) => setImmediate(resolve));
+    if (rows < engine.purgeBatch) return changed;
+    const rest = engine.purgeRest * (performance.now() - started);
+    await new Promise((resolve) => (rest > 0 ? setTimeout(resolve, rest) : setImmediate(resolve)));
   }
 }
 
@@ -39,7 +45,7 @@ export function purgeDue<T extends keyof Database & string>(
   const untyped = db as unknown as Kysely<Untyped>;
   const from: string = table;
   const dueUntyped = due as unknown as (eb: ExpressionBuilder<Untyped, string>) => Expression<SqlBool>;
-  return purgeInBatches(engine.purgeBatch, async () => {
+  return purgeInBatches(engine, async () => {
     const chosen = untyped
       .selectFrom(from)
       .select(engine.rowAddress.column.as('address'))

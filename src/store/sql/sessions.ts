@@ -167,7 +167,7 @@ export function createSessionStore(db: Kysely<Database>, engine: SqlEngine): Ses
       // Sessions stored without a purge time get theirs first, a batch at a time: those from
       // before migration 011, and those an instance of the version before it opens during a
       // rolling deploy. One statement for a million of them held every row for 25 s.
-      await purgeInBatches(engine.purgeBatch, async () => {
+      await purgeInBatches(engine, async () => {
         let unfilled = db.selectFrom('sessions').select('id').where('purge_after', 'is', null).limit(engine.purgeBatch);
         // Rows a rotation holds are left for the next batch or purge: a fill that never waits
         // on a lock cannot deadlock with rotations locking their rows in another order.
