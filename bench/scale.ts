@@ -19,8 +19,6 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { postgresEngine } from '../src/store/postgres.js';
 import { purgeAfter } from '../src/store/sql/purge-after.js';
-import { hmacKeyRing } from '../src/tokens/keys.js';
-import { createTokenService } from '../src/tokens/token-service.js';
 import {
   alternate,
   createDatabase,
@@ -31,9 +29,10 @@ import {
   peakRss,
   ROOT,
   type Server,
-  tempDir,
   tessera,
 } from './harness.js';
+import { type BenchSession, sessionTokens } from './session-tokens.js';
+import { writeSqliteSessions } from './sqlite-sessions.js';
 
 const SCALES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000, '10m': 10_000_000 };
 const SCALE_NAME = process.env.BENCH_SCALE ?? '1m';
@@ -68,16 +67,9 @@ const SESSION_COLUMNS = [
 const SAMPLED_USERS = 2_000;
 const NOW = Math.floor(Date.now() / 1000);
 
-interface SampledSession {
-  id: string;
-  userId: string;
-  refreshJti: string;
-  expiresAt: number;
-}
-
 interface Loaded {
   url: string;
-  sessions: SampledSession[];
+  sessions: BenchSession[];
   usernames: string[];
   seconds: number;
   bytes: { users: number; sessions: number };
@@ -116,7 +108,7 @@ async function populate(sessions: number, passwordHash: string): Promise<Loaded>
   const users = Math.max(1, Math.floor(sessions / 10));
   const userIds: string[] = Array.from({ length: users }, () => randomUUID());
   const usernames: string[] = [];
-  const sampled: SampledSession[] = [];
+  const sampled: BenchSession[] = [];
   const started = process.hrtime.bigint();
   const userEvery = Math.max(1, Math.floor(users / SAMPLED_USERS));
   await copy(
@@ -207,31 +199,14 @@ async function populate(sessions: number, passwordHash: string): Promise<Loaded>
 
 /** Bytes per user and per session in a SQLite file (tables with their indexes, by dbstat). */
 function sqliteBytes(sessions: number, passwordHash: string): { users: number; sessions: number } {
-  const dir = tempDir('scale-');
-  execFileSync(process.execPath, [join(ROOT, 'dist', 'main.js'), 'migrate'], {
-    env: { PATH: process.env.PATH ?? '', DATA_DIR: dir, SECRET_KEY: SECRET },
+  const { file, users } = writeSqliteSessions({
+    secret: SECRET,
+    sessions,
+    passwordHash,
+    at: (NOW - 3600) * 1000,
+    expiresAt: () => (NOW + 30 * 86400) * 1000,
   });
-  const db = new SqliteDatabase(join(dir, 'tessera.sqlite3'));
-  const users = Math.max(1, Math.floor(sessions / 10));
-  const ids = Array.from({ length: users }, () => randomUUID());
-  const addUser = db.prepare(
-    `insert into users (id, username, username_key, email, email_key, password_hash, roles, disabled, created_at, updated_at, email_verified_at)
-     values (?, ?, ?, ?, ?, ?, '[]', 0, ?, ?, ?)`,
-  );
-  const addSession = db.prepare(
-    `insert into sessions (id, user_id, refresh_jti, refresh_issued_at, created_at, last_used_at, expires_at, purge_after, user_agent, ip, aal, amr)
-     values (?, ?, ?, ?, ?, ?, ?, ?, 'bench/1.0', '127.0.0.1', 1, '["pwd"]')`,
-  );
-  const at = (NOW - 3600) * 1000;
-  db.transaction(() => {
-    ids.forEach((id, i) => {
-      addUser.run(id, `user${i}`, `user${i}`, `user${i}@example.com`, `user${i}@example.com`, passwordHash, at, at, at);
-    });
-    for (let i = 0; i < sessions; i++) {
-      const expiresAt = (NOW + 30 * 86400) * 1000;
-      addSession.run(randomUUID(), ids[i % users], randomUUID(), NOW - 3600, at, at, expiresAt, purgeAfter(expiresAt));
-    }
-  })();
+  const db = new SqliteDatabase(file, { readonly: true });
   const rows = db
     .prepare(
       `select m.tbl_name as owner, sum(s.pgsize) as bytes from dbstat s join sqlite_master m on m.name = s.name
@@ -260,29 +235,7 @@ function shuffle<T>(items: T[]): T[] {
   return items;
 }
 
-const tokens = createTokenService({ keys: hmacKeyRing(SECRET), issuer: 'tessera', leewaySeconds: 0 });
-const accessToken = (s: SampledSession) =>
-  tokens.sign({
-    sub: s.userId,
-    jti: randomUUID(),
-    sid: s.id,
-    type: 'access',
-    iat: NOW,
-    exp: NOW + 3600,
-    fresh: false,
-    roles: [],
-    aal: 1,
-    amr: ['pwd'],
-  });
-const refreshToken = (s: SampledSession) =>
-  tokens.sign({
-    sub: s.userId,
-    jti: s.refreshJti,
-    sid: s.id,
-    type: 'refresh',
-    iat: NOW - 3600,
-    exp: s.expiresAt / 1000,
-  });
+const tokens = sessionTokens(SECRET);
 
 interface Row {
   scenario: string;
@@ -429,7 +382,7 @@ async function main() {
         ...options,
         url: `${server.url}/auth/whoami`,
         mode: 'get',
-        tokens: db.sessions.slice(0, 5000).map(accessToken),
+        tokens: db.sessions.slice(0, 5000).map(tokens.access),
       },
       server,
       true,
@@ -473,7 +426,7 @@ async function main() {
             url: `${server.url}/auth/refresh`,
             mode: 'refresh',
             // Each round its own sessions: a presented refresh token is spent.
-            tokens: db.sessions.slice(5000 + round * CONNECTIONS, 5000 + (round + 1) * CONNECTIONS).map(refreshToken),
+            tokens: db.sessions.slice(5000 + round * CONNECTIONS, 5000 + (round + 1) * CONNECTIONS).map(tokens.refresh),
           },
           server,
           true,
@@ -484,7 +437,7 @@ async function main() {
 
   // Resident memory over the large database with the access cache full (its default 10,000).
   const cached = await tessera({ DATABASE_URL: large.url, SECRET_KEY: SECRET });
-  const many = large.sessions.slice(0, SAMPLED_SESSIONS - 1000).map(accessToken);
+  const many = large.sessions.slice(0, SAMPLED_SESSIONS - 1000).map(tokens.access);
   const [, rss] = await peakRss(
     cached.child.pid ?? 0,
     (async () => {
@@ -525,7 +478,7 @@ async function main() {
     })(),
   );
   const watched = await tessera({ DATABASE_URL: large.url, SECRET_KEY: SECRET, PURGE_INTERVAL: '1d' });
-  const token = accessToken(large.sessions[0] as SampledSession);
+  const token = tokens.access(large.sessions[0] as BenchSession);
   const whoami = { ...options, url: `${watched.url}/auth/whoami`, mode: 'get', token } as const;
   const quiet = await load(whoami, watched);
   const [during, purgeOutput] = await loadDuring(whoami, () => {
