@@ -17,7 +17,7 @@ import { migrateToLatest } from '../src/store/migrations/index.js';
 import { purgeInBatches } from '../src/store/sql/purge-in-batches.js';
 import { sqliteEngine } from '../src/store/sqlite.js';
 import { openSqliteThreadDb } from '../src/store/sqlite-thread-dialect.js';
-import { sessionIdOf, signUp, sqlOutsideTessera, startApp, whoami } from './helpers.js';
+import { sessionIdOf, signUp, sqlOutsideTessera, startApp, type Teardown, whoami } from './helpers.js';
 import { tempDir } from './temp-dir.js';
 
 /** Makes the session of `tokens` due for purging. */
@@ -60,13 +60,22 @@ describe('a purge asked for while one runs', () => {
   });
 });
 
+/**
+ * An app on SQLite with a live session and one due for purging, its purge thread started first
+ * so that nothing below times a thread that is still starting.
+ */
+async function withOneDue(t: Teardown) {
+  const test = await startApp(t, 'sqlite');
+  const live = await signUp(test.app);
+  const gone = await signUp(test.app, 'gone');
+  assert.equal(await test.stores.sessions.purge(test.clock.now()), 0, 'the thread started, nothing due yet');
+  await expire(test.databaseUrl, gone.tokens);
+  return { ...test, live };
+}
+
 describe('purges on a thread of their own [sqlite]', () => {
   it('answer requests while a purge waits for the write lock, then purge', async (t) => {
-    const { app, stores, databaseUrl, clock } = await startApp(t, 'sqlite');
-    const live = await signUp(app);
-    const gone = await signUp(app, 'gone');
-    assert.equal(await stores.sessions.purge(clock.now()), 0, 'the thread started, nothing due yet');
-    await expire(databaseUrl, gone.tokens);
+    const { app, stores, databaseUrl, clock, live } = await withOneDue(t);
 
     // Another connection (a CLI command, say) holds the lock a purge needs.
     const holder = new SqliteDatabase(databaseUrl.slice('sqlite:'.length));
@@ -94,11 +103,7 @@ describe('purges on a thread of their own [sqlite]', () => {
   });
 
   it('lets a transaction that read before a purge committed write after it', async (t) => {
-    const { app, stores, databaseUrl, clock } = await startApp(t, 'sqlite');
-    const user = await signUp(app);
-    const gone = await signUp(app, 'gone');
-    assert.equal(await stores.sessions.purge(clock.now()), 0, 'the thread started, nothing due yet');
-    await expire(databaseUrl, gone.tokens);
+    const { stores, clock, live: user } = await withOneDue(t);
     let purge: Promise<number> | undefined;
     await stores.transaction(async (tx) => {
       assert.ok(await tx.users.findById(user.userId));

@@ -101,103 +101,68 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     it('purges used and expired links and challenges, and sent mail, past one batch, and keeps the rest', async (t) => {
       const { db, engine } = await withUser(kind, t);
       const count = due(engine);
-      // Every other one expired; the rest used, and live: both are due.
-      const gone = (i: number) => ({ expires_at: i % 2 ? NOW - i : NOW + 60_000, used_at: i % 2 ? null : NOW - 1 });
-      const kept = { expires_at: NOW + 60_000, used_at: null };
-      const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-      for (let from = 0; from < count; from += 500) {
-        const slice = Array.from({ length: Math.min(500, count - from) }, (_, i) => from + i);
+      type Times = { expires_at: number; used_at: number | null };
+      type Mail = { state: string; finished_at: number | null };
+      /** Rows `${prefix}-${i}` in each table, with `times(i)` for links and challenges and `mail(i)` for the outbox. */
+      const add = async (prefix: string, indexes: number[], times: (i: number) => Times, mail: (i: number) => Mail) => {
+        const key = (i: number) => `${prefix}-${i}`;
+        const common = { user_id: 'u1', created_at: 0 };
         await db
           .insertInto('link_tokens')
           .values(
-            slice.map((i) => ({
-              token_hash: `gone-${i}`,
-              user_id: 'u1',
+            indexes.map((i) => ({
+              ...common,
+              token_hash: key(i),
               purpose: 'reset',
               email: 'u1@example.com',
-              created_at: 0,
-              ...gone(i),
+              ...times(i),
             })),
           )
           .execute();
         await db
           .insertInto('mfa_challenges')
-          .values(
-            slice.map((i) => ({ token_hash: `gone-${i}`, user_id: 'u1', created_at: 0, failures: 0, ...gone(i) })),
-          )
+          .values(indexes.map((i) => ({ ...common, token_hash: key(i), failures: 0, ...times(i) })))
           .execute();
         await db
           .insertInto('passkey_challenges')
-          .values(slice.map((i) => ({ challenge: `gone-${i}`, ceremony: 'login', created_at: 0, ...gone(i) })))
+          .values(indexes.map((i) => ({ challenge: key(i), ceremony: 'login', created_at: 0, ...times(i) })))
           .execute();
         await db
           .insertInto('outbox')
           .values(
-            slice.map((i) => ({
-              id: `gone-${i}`,
+            indexes.map((i) => ({
+              id: key(i),
               topic: 'mail',
-              state: 'done',
               attempts: 1,
               next_attempt_at: NOW - i,
               created_at: 0,
-              finished_at: NOW - i,
+              ...mail(i),
             })),
           )
           .execute();
+      };
+      // Every other one expired, the rest used and live: both are due; sent mail finished before now.
+      for (let from = 0; from < count; from += 500) {
+        await add(
+          'gone',
+          Array.from({ length: Math.min(500, count - from) }, (_, i) => from + i),
+          (i) => ({ expires_at: i % 2 ? NOW - i : NOW + 60_000, used_at: i % 2 ? null : NOW - 1 }),
+          (i) => ({ state: 'done', finished_at: NOW - i }),
+        );
       }
-      await db
-        .insertInto('link_tokens')
-        .values(
-          ids('kept', 3).map((id) => ({
-            token_hash: id,
-            user_id: 'u1',
-            purpose: 'reset',
-            email: 'u1@example.com',
-            created_at: 0,
-            ...kept,
-          })),
-        )
-        .execute();
-      await db
-        .insertInto('mfa_challenges')
-        .values(ids('kept', 3).map((id) => ({ token_hash: id, user_id: 'u1', created_at: 0, failures: 0, ...kept })))
-        .execute();
-      await db
-        .insertInto('passkey_challenges')
-        .values(ids('kept', 3).map((id) => ({ challenge: id, ceremony: 'login', created_at: 0, ...kept })))
-        .execute();
-      await db
-        .insertInto('outbox')
-        .values([
-          {
-            id: 'kept-0',
-            topic: 'mail',
-            state: 'done',
-            attempts: 1,
-            next_attempt_at: NOW,
-            created_at: 0,
-            finished_at: NOW + 1,
-          },
-          {
-            id: 'kept-1',
-            topic: 'mail',
-            state: 'pending',
-            attempts: 0,
-            next_attempt_at: NOW - 1,
-            created_at: 0,
-            finished_at: null,
-          },
-          {
-            id: 'kept-2',
-            topic: 'mail',
-            state: 'failed',
-            attempts: 9,
-            next_attempt_at: NOW - 1,
-            created_at: 0,
-            finished_at: NOW - 1,
-          },
-        ])
-        .execute();
+      // Unused and live; mail sent just after now, still to send, and failed.
+      const mailKept: Mail[] = [
+        { state: 'done', finished_at: NOW + 1 },
+        { state: 'pending', finished_at: null },
+        { state: 'failed', finished_at: NOW - 1 },
+      ];
+      await add(
+        'kept',
+        [0, 1, 2],
+        () => ({ expires_at: NOW + 60_000, used_at: null }),
+        (i) => mailKept[i] as Mail,
+      );
+      const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
       // What each statement deleted: none more than a batch.
       const deleted: number[] = [];

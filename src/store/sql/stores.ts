@@ -47,9 +47,15 @@ export function createSqlStores(
   purging: Kysely<Database> = db,
 ): EngineStores {
   const wait = generation.commitWaitMs > 0 ? () => waitFor(generation.commitWaitMs) : undefined;
+  // Every store over `purging`, each giving its purge.
+  const purgers = {
+    ...transactionStores(purging, engine),
+    counters: createCounterStore(purging, engine),
+    revocations: createRevocationStore(purging, engine),
+  };
   const root = withPurges(
     wait ? afterRaisingWrites(transactionStores(db, engine), wait) : transactionStores(db, engine),
-    transactionStores(purging, engine),
+    purgers,
   );
   const counters = createCounterStore(db, engine);
   /** Runs `work` again when the engine aborted it for a conflict (a deadlock); the other side committed. */
@@ -96,10 +102,7 @@ export function createSqlStores(
   // before it arrived.
   const findWithUser = groupCommit(batchedSessionLookup(db, engine));
   const hit = together((h: CounterHit) => h.key, batchedCounterHits(db, engine));
-  const revocations = {
-    ...createRevocationStore(db, engine),
-    purge: createRevocationStore(purging, engine).purge,
-  };
+  const revocations = { ...createRevocationStore(db, engine), purge: purgers.revocations.purge };
   return {
     ...root,
     sessions: { ...root.sessions, findWithUser, rotate: (rotation, now) => rotate({ rotation, now }) },
@@ -110,7 +113,7 @@ export function createSqlStores(
     counters: {
       ...counters,
       hit: (key, windowMs, now) => hit({ key, windowMs, now }),
-      purge: createCounterStore(purging, engine).purge,
+      purge: purgers.counters.purge,
     },
     health: [{ name: 'database', critical: true, check: async () => void (await sql`select 1`.execute(db)) }],
     isUnavailable: (error) => isNetworkFailure(error) || engine.isUnavailable(error),
