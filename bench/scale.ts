@@ -388,10 +388,11 @@ async function main() {
       true,
     );
   rows.push(await side('whoami, cache miss', missEveryTime, ...servers));
-  // What a miss costs PostgreSQL in pages, one more round on each: how many it visits (more on
-  // the large database, whose indexes are deeper) and how many it fetched from outside its
-  // shared buffers. Neither counts the memory latency of visiting pages spread over a large pool,
-  // which on 4 kB pages doubled PostgreSQL's part here (docs/BENCHMARKS.md, session 19).
+  // What a miss costs PostgreSQL in pages, one more round on each: how many it visits (as many on
+  // both since the hash indexes of migration 012; more on the large one through B-trees) and how
+  // many it fetched from outside its shared buffers. Neither counts the memory latency of
+  // visiting pages spread over a large pool, which on 4 kB pages doubled PostgreSQL's part here
+  // (docs/BENCHMARKS.md, session 19).
   const [largeBuffers, smallBuffers] = [
     await bufferTraffic(large.url, () => missEveryTime(...servers[0])),
     await bufferTraffic(small.url, () => missEveryTime(...servers[1])),

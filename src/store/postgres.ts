@@ -123,6 +123,19 @@ export const postgresEngine: SqlEngine = {
     ],
     down: ['drop index if exists sessions_ended_at', deletedSessionsFunction('')],
   },
+  // A hash index finds a key in one or two pages whatever the table's size, where the primary
+  // key's B-tree visits four at 10,000,000 sessions (three at 1,000,000 users). Those pages lie
+  // spread over gigabytes, and visiting them is what made a cache miss cost PostgreSQL more on a
+  // large database (docs/BENCHMARKS.md, sessions 20 and 23). The primary keys stay: they keep ids
+  // unique. A rotation writes neither index: it changes no indexed column.
+  idLookups: {
+    up: [
+      // "if not exists": a large database's may be built beforehand, concurrently (README).
+      'create index if not exists sessions_id_hash on sessions using hash (id)',
+      'create index if not exists users_id_hash on users using hash (id)',
+    ],
+    down: ['drop index if exists users_id_hash', 'drop index if exists sessions_id_hash'],
+  },
 };
 
 export interface PostgresOptions {

@@ -83,4 +83,10 @@ export interface SqlEngine {
    * a million dead sessions invalidates nothing; and an index that finds ended sessions.
    */
   readonly quietPurge: { readonly up: readonly string[]; readonly down: readonly string[] };
+  /**
+   * Migration 012, in this engine's dialect: indexes that find a session and a user by id in
+   * fewer pages than their primary keys' B-trees, for the lookup behind every request the access
+   * cache does not answer (none on SQLite).
+   */
+  readonly idLookups: { readonly up: readonly string[]; readonly down: readonly string[] };
 }

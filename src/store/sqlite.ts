@@ -95,6 +95,8 @@ export const sqliteEngine: SqlEngine = {
       `create trigger ${sessionDeleted.name} after delete on ${sessionDeleted.table} begin ${raise(`old.${sessionDeleted.subject}`)} end`,
     ],
   },
+  // SQLite's only indexes are B-trees, and its primary keys are those already.
+  idLookups: { up: [], down: [] },
 };
 
 export function openSqliteDb(file: string): Kysely<Database> {

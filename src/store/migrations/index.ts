@@ -15,6 +15,7 @@ import { sessionFeed } from './2026-11-30-008-session-feed.js';
 import { passkeys } from './2026-11-30-009-passkeys.js';
 import { quietPurge } from './2026-11-30-010-quiet-purge.js';
 import { sessionPurgeAfter } from './2026-12-01-011-session-purge-after.js';
+import { idLookups } from './2026-12-02-012-id-lookups.js';
 import type { AnyDb } from './any-db.js';
 
 /** Every migration by name, for one engine (some carry statements in its dialect). */
@@ -31,6 +32,7 @@ export function migrations(engine: SqlEngine): Readonly<Record<string, Migration
     '2026-11-30-009-passkeys': passkeys,
     '2026-11-30-010-quiet-purge': quietPurge(engine),
     '2026-12-01-011-session-purge-after': sessionPurgeAfter,
+    '2026-12-02-012-id-lookups': idLookups(engine),
   };
 }
 
