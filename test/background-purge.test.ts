@@ -102,6 +102,20 @@ describe('purges on a thread of their own [sqlite]', () => {
     assert.equal((await whoami(app, live.tokens.access_token)).statusCode, 200);
   });
 
+  it('polls an idle outbox without waiting for the write lock', async (t) => {
+    // Every instance polls its outbox each second. A claim that wrote even when nothing was due
+    // waited in SQLite's busy handler, holding the event loop, while another connection wrote.
+    const { stores, databaseUrl, clock } = await startApp(t, 'sqlite');
+    const holder = new SqliteDatabase(databaseUrl.slice('sqlite:'.length));
+    t.after(() => holder.close());
+    holder.exec('begin immediate');
+    try {
+      assert.deepEqual(await stores.outbox.claim(clock.now(), clock.now() + 60_000, 10), []);
+    } finally {
+      holder.exec('commit');
+    }
+  });
+
   it('lets a transaction that read before a purge committed write after it', async (t) => {
     const { stores, clock, live: user } = await withOneDue(t);
     let purge: Promise<number> | undefined;

@@ -28,14 +28,18 @@ export function createOutboxStore(db: Kysely<Database>, engine: SqlEngine): Outb
         .execute();
     },
     async claim(now, leaseUntil, limit) {
-      let due = db
+      const dueEntries = db
         .selectFrom('outbox')
         .select('id')
         .where('state', '=', 'pending')
         .where('next_attempt_at', '<=', now)
-        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]))
-        .orderBy('next_attempt_at')
-        .limit(limit);
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]));
+      // Every instance polls every second. The claim below is a write, and on SQLite a write takes
+      // the database's one write lock even when it matches nothing: an idle poll would wait in the
+      // busy handler, holding the event loop, whenever another connection writes (a purge's batch,
+      // a CLI command). So an idle outbox is only read.
+      if ((await dueEntries.limit(1).executeTakeFirst()) === undefined) return [];
+      let due = dueEntries.orderBy('next_attempt_at').limit(limit);
       // Where rows can be locked, instances claiming at once skip each other's rows instead of
       // queueing on them; SQLite has one writer, so its single statement is already exclusive.
       if (engine.skipLockedRows) due = due.forUpdate().skipLocked();
