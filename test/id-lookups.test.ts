@@ -1,7 +1,7 @@
 /**
  * On PostgreSQL the lookup behind every request the access cache does not answer finds its
- * session and user through hash indexes (migration 012): one page each, where the primary keys'
- * B-trees descend three levels at 10,000,000 sessions. Asserted by the indexes PostgreSQL scanned
+ * session and user through hash indexes (migration 012): one or two pages each, where the primary
+ * keys' B-trees visit four at 10,000,000 sessions. Asserted by the indexes PostgreSQL scanned
  * for Tessera's own statements, over enough rows that the planner weighs its choice.
  */
 import assert from 'node:assert/strict';
