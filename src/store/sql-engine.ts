@@ -22,6 +22,12 @@ export interface RowsTable {
   parameters(rows: readonly (readonly unknown[])[]): unknown[];
 }
 
+/** A migration written as statements in one engine's dialect, run in order each way. */
+export interface DialectMigration {
+  readonly up: readonly string[];
+  readonly down: readonly string[];
+}
+
 export interface SqlEngine {
   /** For messages: 'SQLite' or 'PostgreSQL'. */
   readonly name: string;
@@ -74,19 +80,19 @@ export interface SqlEngine {
    * The triggers of migration 2026-11-29-003 (see generation-triggers.ts), in this engine's
    * dialect. Frozen with that migration: a change to them is a new migration.
    */
-  readonly generationTriggers: { readonly up: readonly string[]; readonly down: readonly string[] };
+  readonly generationTriggers: DialectMigration;
   /** Migration 008's trigger, in this engine's dialect: an ended session logged by its id. */
-  readonly sessionIdTrigger: { readonly up: readonly string[]; readonly down: readonly string[] };
+  readonly sessionIdTrigger: DialectMigration;
   /**
    * Migration 010, in this engine's dialect: deleting a session raises the generation only if
    * its tokens could still work (not ended, not expired by the database's clock), so purging
    * a million dead sessions invalidates nothing; and an index that finds ended sessions.
    */
-  readonly quietPurge: { readonly up: readonly string[]; readonly down: readonly string[] };
+  readonly quietPurge: DialectMigration;
   /**
    * Migration 012, in this engine's dialect: indexes that find a session and a user by id in
    * fewer pages than their primary keys' B-trees, for the lookup behind every request the access
    * cache does not answer (none on SQLite).
    */
-  readonly idLookups: { readonly up: readonly string[]; readonly down: readonly string[] };
+  readonly idLookups: DialectMigration;
 }

@@ -1,11 +1,9 @@
 import { type Migration, sql } from 'kysely';
+import type { DialectMigration } from '../sql-engine.js';
 import type { AnyDb } from './any-db.js';
 
-/** A migration that is only statements in one engine's dialect, run in order each way. */
-export function engineStatements(statements: {
-  readonly up: readonly string[];
-  readonly down: readonly string[];
-}): Migration {
+/** Kysely's migration of a `DialectMigration`. */
+export function engineStatements(statements: DialectMigration): Migration {
   const run = (list: readonly string[]) => async (db: AnyDb) => {
     for (const statement of list) await sql.raw(statement).execute(db);
   };
